@@ -59,6 +59,19 @@ pub enum CheckError {
         /// The last failure.
         source: ureq::Error,
     },
+    /// Every attempt ran out of time.
+    #[error(
+        "no answer from `{url}` within {seconds} s, {attempts} attempt(s) \
+         (`TASKRUNNER_GITHUB_TIMEOUT_SECONDS`, `TASKRUNNER_GITHUB_RETRIES`)"
+    )]
+    Timeout {
+        /// The URL, without query.
+        url: String,
+        /// How many times it was tried.
+        attempts: u32,
+        /// The limit of each attempt.
+        seconds: u64,
+    },
     /// The API answered with an error status.
     #[error("`{url}` answered HTTP {status}: {detail}")]
     Status {

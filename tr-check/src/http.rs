@@ -63,6 +63,7 @@ pub struct Api {
     agent: Agent,
     root: String,
     retries: u32,
+    timeout: Duration,
 }
 
 impl Api {
@@ -81,6 +82,7 @@ impl Api {
             agent,
             root: config.api_url.clone(),
             retries: config.retries,
+            timeout: config.timeout,
         }
     }
 
@@ -111,6 +113,13 @@ impl Api {
                     if !status.is_server_error() || last {
                         return read(response, url, status);
                     }
+                }
+                Err(ureq::Error::Timeout(_)) if last => {
+                    return Err(CheckError::Timeout {
+                        url,
+                        attempts: attempt,
+                        seconds: self.timeout.as_secs(),
+                    });
                 }
                 Err(source) if last || !is_transient(&source) => {
                     return Err(CheckError::Transport {

@@ -8,11 +8,12 @@
 //! expire buys the new one while still holding the lock, so the others
 //! wait for it instead of buying their own.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::Write as _;
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::{self, Write as _};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use tr_common::StateDir;
@@ -21,6 +22,8 @@ use crate::config::Config;
 use crate::error::CheckError;
 use crate::http::{Api, Secret};
 use crate::time::parse_utc;
+
+const LOCK_POLL: Duration = Duration::from_millis(20);
 
 /// The cached token, with what it is valid for: a change of app,
 /// installation or API server makes it useless.
@@ -60,7 +63,7 @@ impl TokenCache {
         api: &Api,
         rejected: Option<&Secret>,
     ) -> Result<Secret, CheckError> {
-        let _guard = self.lock()?;
+        let _guard = self.lock(lock_wait(config))?;
 
         let now = now();
         if let Some(cached) = self.read()? {
@@ -76,7 +79,9 @@ impl TokenCache {
         Ok(Secret(cached.token))
     }
 
-    fn lock(&self) -> Result<File, CheckError> {
+    /// Takes the cache's lock, waiting at most `wait`: a holder that is
+    /// stopped or stuck must not stall every task of the machine.
+    fn lock(&self, wait: Duration) -> Result<File, CheckError> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -86,9 +91,22 @@ impl TokenCache {
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(&self.lock)
             .map_err(|source| self.error(&self.lock, source))?;
-        file.lock()
-            .map_err(|source| self.error(&self.lock, source))?;
-        Ok(file)
+        let deadline = Instant::now() + wait;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(file),
+                Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    thread::sleep(LOCK_POLL);
+                }
+                Err(TryLockError::WouldBlock) => {
+                    let message =
+                        format!("still locked by another process after {} s", wait.as_secs());
+                    let source = io::Error::new(io::ErrorKind::TimedOut, message);
+                    return Err(self.error(&self.lock, source));
+                }
+                Err(TryLockError::Error(source)) => return Err(self.error(&self.lock, source)),
+            }
+        }
     }
 
     /// The cached entry; an unreadable one counts as none, since it is
@@ -169,6 +187,12 @@ fn buy(config: &Config, api: &Api, now: u64) -> Result<Cached, CheckError> {
         token: issued.token,
         expires_at,
     })
+}
+
+/// Long enough for the holder to buy a token with every retry.
+fn lock_wait(config: &Config) -> Duration {
+    let attempts = config.retries + 1;
+    config.timeout * attempts + Duration::from_secs(u64::from(attempts) + 2)
 }
 
 fn now() -> u64 {

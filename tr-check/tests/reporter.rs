@@ -256,8 +256,8 @@ fn a_silent_server_costs_a_bounded_time() {
         start.elapsed()
     );
     let text = tr_common::diag::chain(&err);
-    assert!(text.contains("no answer from"), "{text}");
-    assert!(text.contains("after 2 attempt(s)"), "{text}");
+    assert!(text.contains("within 1 s, 2 attempt(s)"), "{text}");
+    assert!(text.contains("TASKRUNNER_GITHUB_TIMEOUT_SECONDS"), "{text}");
 }
 
 #[test]
@@ -296,4 +296,28 @@ fn debug_output_shows_no_key_or_token() {
     assert!(!debug.contains(key_line), "{debug}");
     assert!(!debug.contains(&fake.issued_tokens()[0]), "{debug}");
     assert!(!debug.contains("ghs_"), "{debug}");
+}
+
+#[test]
+fn a_stuck_lock_holder_costs_a_bounded_time() {
+    let fake = FakeGitHub::start();
+    let extra = [
+        ("TASKRUNNER_GITHUB_TIMEOUT_SECONDS", "1"),
+        ("TASKRUNNER_GITHUB_RETRIES", "0"),
+    ];
+    let (reporter, state) = new_reporter(&fake, "stuck", &extra);
+    let holder = fs::File::create(state.root().join("github/token.lock")).unwrap();
+    holder.lock().unwrap();
+
+    let start = Instant::now();
+    let err = reporter.has_status("a").unwrap_err();
+    assert!(
+        start.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        start.elapsed()
+    );
+    let text = tr_common::diag::chain(&err);
+    assert!(text.contains("token.lock"), "{text}");
+    assert!(text.contains("still locked by another process"), "{text}");
+    assert!(fake.calls().is_empty());
 }
