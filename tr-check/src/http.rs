@@ -48,7 +48,15 @@ impl Answer {
         (200..300).contains(&self.status)
     }
 
-    /// The error for an answer that is not what the caller wanted.
+    /// The error for a 2xx answer whose body is not `expected`.
+    pub fn unexpected(&self, expected: &str) -> CheckError {
+        CheckError::Answer {
+            url: self.url.clone(),
+            reason: format!("expected {expected}, got {}", describe_body(&self.body)),
+        }
+    }
+
+    /// The error for an answer with an unwanted status.
     pub fn into_error(self) -> CheckError {
         CheckError::Status {
             detail: describe_body(&self.body),
@@ -197,8 +205,8 @@ fn is_transient(err: &ureq::Error) -> bool {
     )
 }
 
-/// A one-line account of an error body: GitHub's `message` when the body
-/// is its JSON, else what kind of body it was.
+/// A one-line account of a body: GitHub's `message` when the body is its
+/// JSON error, else what kind of body it was.
 fn describe_body(body: &[u8]) -> String {
     #[derive(serde::Deserialize)]
     struct GitHubError {

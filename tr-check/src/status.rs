@@ -115,6 +115,17 @@ impl Reporter {
         Reporter::new(Config::from_env()?, state)
     }
 
+    /// [`Reporter::from_env`] when `TASKRUNNER_ENABLE_COMMIT_STATUS` is
+    /// `1`, else `None` without reading any other variable: the switch
+    /// `tr-run` obeys.
+    pub fn enabled_from_env(state: &StateDir) -> Result<Option<Reporter>, CheckError> {
+        if crate::is_enabled() {
+            Reporter::from_env(state).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
     /// A reporter with explicit settings.
     pub fn new(config: Config, state: &StateDir) -> Result<Reporter, CheckError> {
         Ok(Reporter {
@@ -187,11 +198,8 @@ impl Reporter {
             if !answer.is_success() {
                 return Err(answer.into_error());
             }
-            let listed: Vec<Listed> =
-                serde_json::from_slice(&answer.body).map_err(|_| CheckError::Answer {
-                    url: answer.url.clone(),
-                    reason: "expected a JSON list of statuses".to_owned(),
-                })?;
+            let listed: Vec<Listed> = serde_json::from_slice(&answer.body)
+                .map_err(|_| answer.unexpected("a JSON list of statuses"))?;
             if listed.iter().any(|s| s.context == context) {
                 return Ok(true);
             }

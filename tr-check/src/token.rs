@@ -11,7 +11,7 @@
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Write as _};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -90,7 +90,7 @@ impl TokenCache {
             .mode(0o600)
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(&self.lock)
-            .map_err(|source| self.error(&self.lock, source))?;
+            .map_err(|source| cache_error(&self.lock, source))?;
         let deadline = Instant::now() + wait;
         loop {
             match file.try_lock() {
@@ -102,9 +102,9 @@ impl TokenCache {
                     let message =
                         format!("still locked by another process after {} s", wait.as_secs());
                     let source = io::Error::new(io::ErrorKind::TimedOut, message);
-                    return Err(self.error(&self.lock, source));
+                    return Err(cache_error(&self.lock, source));
                 }
-                Err(TryLockError::Error(source)) => return Err(self.error(&self.lock, source)),
+                Err(TryLockError::Error(source)) => return Err(cache_error(&self.lock, source)),
             }
         }
     }
@@ -113,7 +113,7 @@ impl TokenCache {
     /// about to be replaced.
     fn read(&self) -> Result<Option<Cached>, CheckError> {
         let data = tr_common::state::read_optional(&self.file)
-            .map_err(|source| self.error(&self.file, source))?;
+            .map_err(|source| cache_error(&self.file, source))?;
         Ok(data.and_then(|d| serde_json::from_slice(&d).ok()))
     }
 
@@ -131,14 +131,14 @@ impl TokenCache {
             .open(&tmp)
             .and_then(|mut file| file.write_all(&json))
             .and_then(|()| fs::rename(&tmp, &self.file))
-            .map_err(|source| self.error(&self.file, source))
+            .map_err(|source| cache_error(&self.file, source))
     }
+}
 
-    fn error(&self, path: &std::path::Path, source: std::io::Error) -> CheckError {
-        CheckError::TokenCache {
-            path: path.to_owned(),
-            source,
-        }
+fn cache_error(path: &Path, source: io::Error) -> CheckError {
+    CheckError::TokenCache {
+        path: path.to_owned(),
+        source,
     }
 }
 
@@ -168,16 +168,12 @@ fn buy(config: &Config, api: &Api, now: u64) -> Result<Cached, CheckError> {
     if !answer.is_success() {
         return Err(answer.into_error());
     }
-    let bad = |reason: &str| CheckError::Answer {
-        url: answer.url.clone(),
-        reason: reason.to_owned(),
-    };
     let issued: Issued = serde_json::from_slice(&answer.body)
-        .map_err(|_| bad("expected JSON with `token` and `expires_at`"))?;
-    let expires_at =
-        parse_utc(&issued.expires_at).ok_or_else(|| bad("`expires_at` is not a UTC time"))?;
+        .map_err(|_| answer.unexpected("JSON with `token` and `expires_at`"))?;
+    let expires_at = parse_utc(&issued.expires_at)
+        .ok_or_else(|| answer.unexpected("`expires_at` as a UTC time"))?;
     if issued.token.is_empty() || issued.token.contains(|c: char| c.is_control() || c == ' ') {
-        return Err(bad("the token is empty or not printable"));
+        return Err(answer.unexpected("a printable token"));
     }
 
     Ok(Cached {

@@ -222,7 +222,7 @@ fn malformed_variables_are_named() {
             &[(name, value)],
             &["pending", "--context", "a"],
         );
-        assert_error(&output, 2, &format!("{name}"));
+        assert_error(&output, 2, name);
     }
     assert!(fake.calls().is_empty());
 }
@@ -263,7 +263,10 @@ fn api_failures_exit_1_with_one_line_in_bounded_time() {
             Fault::Html(502),
             "HTTP 502: an HTML page, not the GitHub API",
         ),
-        (Fault::Html(200), "unexpected answer from"),
+        (
+            Fault::Html(200),
+            "access_tokens`: expected JSON with `token`",
+        ),
         (Fault::Hang, "no answer from"),
         (Fault::Close, "no answer from"),
     ] {

@@ -234,6 +234,10 @@ fn html_answers_are_named_as_such() {
         text.starts_with("unexpected answer from `http://127.0.0.1:"),
         "{text}"
     );
+    assert!(
+        text.ends_with("got an HTML page, not the GitHub API"),
+        "{text}"
+    );
 }
 
 #[test]
