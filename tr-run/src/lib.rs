@@ -1,1 +1,353 @@
-//! tr-run.
+//! `tr-run`, the task runner: runs a build step as a named task, at most
+//! once per build and never twice at the same time, with its output
+//! labelled, shown on the top level's streams and logged.
+//!
+//! The flow of one task: read settings, join or start the build, take the
+//! task's lock, replay a result already recorded in this build, or spawn
+//! the task and supervise it (output, command pipe, signals), then record
+//! its exit code.
+
+mod build;
+mod cli;
+mod inherit;
+mod output;
+pub mod protocol;
+mod settings;
+pub mod snapshot;
+mod supervise;
+
+pub use cli::{Args, command};
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl};
+use tr_common::env::EnvError;
+use tr_common::name::NameError;
+use tr_common::state::StateError;
+use tr_common::{StateDir, TaskName, diag, exit};
+use tr_lock::{HELD_VAR, LockError, TaskLock};
+use tr_log::Level;
+
+use crate::build::{Build, BuildError};
+use crate::inherit::{ParentPipe, REQUEST_PIPE_VAR, RESPONSE_PIPE_VAR, Toplevel};
+use crate::output::TaskOutput;
+use crate::settings::Settings;
+use crate::snapshot::SnapshotArgs;
+use crate::supervise::{Limits, Signals, TaskPipes};
+
+/// Why the runner could not run the task at all.
+#[derive(Debug, thiserror::Error)]
+enum RunError {
+    #[error(transparent)]
+    Settings(#[from] EnvError),
+    #[error(transparent)]
+    Name(#[from] NameError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error("cannot {what}")]
+    Io {
+        what: &'static str,
+        source: io::Error,
+    },
+}
+
+impl RunError {
+    fn exit_code(&self) -> i32 {
+        match self {
+            RunError::Settings(_) | RunError::Name(_) => exit::USAGE,
+            _ => exit::FAILURE,
+        }
+    }
+}
+
+fn io_err(what: &'static str) -> impl FnOnce(io::Error) -> RunError {
+    move |source| RunError::Io { what, source }
+}
+
+/// Runs `tr-run` and returns its exit code.
+pub fn run(args: Args) -> i32 {
+    run_task(args).unwrap_or_else(|err| {
+        diag::error("tr-run", &err);
+        err.exit_code()
+    })
+}
+
+fn run_task(args: Args) -> Result<i32, RunError> {
+    let settings = Settings::from_env()?;
+    let name = match &args.name {
+        Some(name) => TaskName::new(name)?,
+        None => TaskName::new(Path::new(&args.cmd[0]).file_name().unwrap_or_default())?,
+    };
+    let state = StateDir::from_env()?;
+    let build = Build::join_or_start(&state)?;
+    let parent = if build.is_toplevel {
+        ParentPipe::default()
+    } else {
+        ParentPipe::from_env()
+    };
+    parent.debug(&format!("Starting subtask {name}"));
+    let log_path = build.log_path(&name);
+    parent.debug(&format!("Subtask {name} logs to {}", log_path.display()));
+
+    let _lock = TaskLock::acquire(&state, &name, || {
+        parent.debug(&format!("Subtask {name} waits for its lock"));
+    })?;
+    if let Some(code) = build.result(&name) {
+        parent.debug(&format!(
+            "Subtask {name} finished with exit code {code} (it already ran in this build)"
+        ));
+        return Ok(code);
+    }
+
+    let toplevel =
+        Toplevel::streams(build.is_toplevel).map_err(io_err("duplicate stdout and stderr"))?;
+    let log = tr_common::state::open_append(&log_path);
+    let log_error = log
+        .as_ref()
+        .err()
+        .map(|e| format!("cannot open log `{}`: {e}", log_path.display()));
+    let mut out = TaskOutput::new(
+        name.as_str(),
+        &settings,
+        toplevel.stdout,
+        toplevel.stderr,
+        log.ok(),
+    );
+    if let Some(message) = log_error {
+        out.message(Level::Warn, &message);
+    }
+
+    let mut task = Task {
+        name: &name,
+        settings: &settings,
+        build: &build,
+        args: &args,
+        failed_request: false,
+    };
+    let code = task.execute(&mut out, toplevel.exports);
+
+    if let Err(e) = build.record_result(&name, code) {
+        out.message(
+            Level::Warn,
+            &format!("cannot record the result of `{name}`: {e}"),
+        );
+    }
+    out.release_held(code != exit::SUCCESS);
+    parent.debug(&format!("Subtask {name} finished with exit code {code}"));
+    if build.is_toplevel {
+        match build::prune(&state, settings.keep_builds_days) {
+            Ok(0) => {}
+            Ok(n) => out.message(Level::Debug, &format!("removed {n} old build folders")),
+            Err(e) => out.message(
+                Level::Debug,
+                &format!("cannot remove old build folders: {e}"),
+            ),
+        }
+    }
+    Ok(code)
+}
+
+/// One task being run.
+struct Task<'a> {
+    name: &'a TaskName,
+    settings: &'a Settings,
+    build: &'a Build,
+    args: &'a Args,
+    /// A request on the command pipe was refused: the task fails even if
+    /// it ignores the answer.
+    failed_request: bool,
+}
+
+impl Task<'_> {
+    fn execute(&mut self, out: &mut TaskOutput, exports: Vec<(&'static str, OsString)>) -> i32 {
+        let cmd = &self.args.cmd;
+        out.message(
+            Level::Debug,
+            &format!(
+                "Running command: {}",
+                String::from_utf8_lossy(&protocol::encode(
+                    &cmd.iter().map(|a| a.as_encoded_bytes()).collect::<Vec<_>>()
+                ))
+            ),
+        );
+        out.message(Level::Debug, &format!("  buildId: {}", self.build.id));
+
+        let spawned = self.spawn(exports);
+        let (child, pipes, signals) = match spawned {
+            Ok(parts) => parts,
+            Err(err) => {
+                let code = match err.kind() {
+                    io::ErrorKind::NotFound => exit::NOT_FOUND,
+                    _ => exit::NOT_EXECUTABLE,
+                };
+                out.message(
+                    Level::Error,
+                    &format!(
+                        "cannot run `{}`: {}",
+                        cmd[0].to_string_lossy(),
+                        diag::chain(&err)
+                    ),
+                );
+                return code;
+            }
+        };
+
+        let limits = Limits {
+            stream_timeout: self.settings.output_stream_timeout,
+            kill_timeout: self.settings.kill_timeout,
+        };
+        let outcome = supervise::supervise(child, pipes, &signals, &limits, out, |out, line| {
+            self.request(out, line)
+        });
+        drop(signals);
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(err) => {
+                out.message(Level::Error, &format!("lost track of the task: {err}"));
+                return exit::FAILURE;
+            }
+        };
+
+        let code = match outcome.cancelled_by {
+            Some(signal) => exit::SIGNAL_BASE + signal as i32,
+            None => exit::code_of(outcome.status),
+        };
+        out.message(Level::Debug, &format!("Command exited with code {code}"));
+        if code == exit::SUCCESS && self.failed_request {
+            return exit::FAILURE;
+        }
+        code
+    }
+
+    fn spawn(
+        &self,
+        exports: Vec<(&'static str, OsString)>,
+    ) -> io::Result<(std::process::Child, TaskPipes, Signals)> {
+        let (stdout, stdout_w) = pipe()?;
+        let (stderr, stderr_w) = pipe()?;
+        let (requests, requests_w) = pipe()?;
+        let (responses_r, responses) = pipe()?;
+        // The task's ends of the command pipe must survive exec; the
+        // runner's ends, and the output pipes' spare copies, must not.
+        for fd in [&requests_w, &responses_r] {
+            fcntl(fd.as_fd(), FcntlArg::F_SETFD(FdFlag::empty()))?;
+        }
+
+        let cmd = &self.args.cmd;
+        let mut command = Command::new(&cmd[0]);
+        command
+            .args(&cmd[1..])
+            .stdin(Stdio::null())
+            .stdout(stdout_w)
+            .stderr(stderr_w)
+            .process_group(0)
+            .envs(exports)
+            .env(build::BUILD_ID_VAR, &self.build.id)
+            .env(REQUEST_PIPE_VAR, requests_w.as_raw_fd().to_string())
+            .env(RESPONSE_PIPE_VAR, responses_r.as_raw_fd().to_string())
+            .env(snapshot::FUNCTION_VAR, snapshot::function_definition())
+            .env(HELD_VAR, tr_lock::held_var_with(self.name));
+        if self.build.is_toplevel
+            && let Ok(bin) = self.build.bin_dir()
+        {
+            let mut path = OsString::from(bin);
+            if let Some(old) = std::env::var_os("PATH") {
+                path.push(":");
+                path.push(old);
+            }
+            command.env("PATH", path);
+        }
+
+        let signals = Signals::catch()?;
+        signals.restore_in_child(&mut command);
+        let child = command.spawn()?;
+        // Close the runner's copies of the task's ends, or the pipes would
+        // never report end of file.
+        drop(command);
+        drop((requests_w, responses_r));
+        let pipes = TaskPipes {
+            stdout: File::from(stdout),
+            stderr: File::from(stderr),
+            requests: File::from(requests),
+            responses: File::from(responses),
+        };
+        Ok((child, pipes, signals))
+    }
+
+    /// Answers one line from the command pipe.
+    fn request(&mut self, out: &mut TaskOutput, line: &[u8]) -> Option<Vec<u8>> {
+        const FAIL: &[u8] = b"exit 1";
+
+        let words = match protocol::parse(line) {
+            Ok(words) => words,
+            Err(reason) => {
+                out.message(
+                    Level::Error,
+                    &format!(
+                        "Invalid command pipe request: {:?}\nError: {reason}",
+                        String::from_utf8_lossy(line)
+                    ),
+                );
+                self.failed_request = true;
+                return Some(FAIL.to_vec());
+            }
+        };
+        match words.first().map(Vec::as_slice) {
+            Some(b"snapshot") => {
+                out.message(
+                    Level::Debug,
+                    &format!("Running cmdpipe command: {}", String::from_utf8_lossy(line)),
+                );
+                match SnapshotArgs::parse(words[1..].to_vec()) {
+                    Ok(args) => Some(self.snapshot(out, &args)),
+                    Err(reason) => {
+                        out.message(Level::Error, &format!("snapshot: {reason}"));
+                        self.failed_request = true;
+                        Some(FAIL.to_vec())
+                    }
+                }
+            }
+            Some(b"debug") => {
+                let text: Vec<_> = words[1..]
+                    .iter()
+                    .map(|w| String::from_utf8_lossy(w))
+                    .collect();
+                out.message(Level::Debug, &text.join(" "));
+                None
+            }
+            _ => {
+                out.message(
+                    Level::Error,
+                    &format!(
+                        "Unknown command in command pipe: {}",
+                        String::from_utf8_lossy(&protocol::encode(&words))
+                    ),
+                );
+                self.failed_request = true;
+                Some(FAIL.to_vec())
+            }
+        }
+    }
+
+    /// Decides whether the task runs. Until input hashing is wired in,
+    /// every task runs: the answer is always `true`.
+    fn snapshot(&mut self, out: &mut TaskOutput, args: &SnapshotArgs) -> Vec<u8> {
+        out.message(Level::Debug, &format!("snapshot: {args:?}"));
+        b"true".to_vec()
+    }
+}
+
+/// A pipe whose both ends are close-on-exec.
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    Ok(nix::unistd::pipe2(OFlag::O_CLOEXEC)?)
+}

@@ -1,0 +1,199 @@
+//! Builds: one top-level `tr-run` and every task it starts, directly or
+//! through nested runners, share a build id and a folder
+//! `builds/<id>/` with the tasks' logs and exit codes.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::io;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tr_common::state::{self, StateError};
+use tr_common::{StateDir, TaskName};
+
+/// The variable through which nested runners find their build.
+pub const BUILD_ID_VAR: &str = "_taskrunner_build_id";
+
+/// The build this runner belongs to.
+#[derive(Debug)]
+pub struct Build {
+    /// The build id.
+    pub id: String,
+    /// `builds/<id>`.
+    pub dir: PathBuf,
+    /// Whether this runner started the build.
+    pub is_toplevel: bool,
+}
+
+/// A build that cannot be joined or started.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The inherited build id is not a usable folder name.
+    #[error("invalid build id `{0}` in `{BUILD_ID_VAR}`")]
+    BadId(String),
+    /// The build folder could not be created.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// A new build folder could not be created.
+    #[error("cannot create build folder `{path}`")]
+    Create {
+        /// The folder.
+        path: PathBuf,
+        /// What went wrong.
+        source: io::Error,
+    },
+}
+
+impl Build {
+    /// Joins the build named in the environment, or starts a new one.
+    pub fn join_or_start(state: &StateDir) -> Result<Build, BuildError> {
+        match std::env::var_os(BUILD_ID_VAR) {
+            Some(id) => Build::join(state, &id),
+            None => Build::start(state),
+        }
+    }
+
+    fn join(state: &StateDir, id: &OsStr) -> Result<Build, BuildError> {
+        let checked =
+            TaskName::new(id).map_err(|_| BuildError::BadId(id.to_string_lossy().into()))?;
+        let id = checked.as_str().to_owned();
+        // The folder normally exists; making sure costs a few syscalls and
+        // keeps a nested runner working under an old top level.
+        state.dir(&format!("builds/{id}/logs"))?;
+        state.dir(&format!("builds/{id}/results"))?;
+        Ok(Build {
+            dir: state.root().join("builds").join(&id),
+            id,
+            is_toplevel: false,
+        })
+    }
+
+    fn start(state: &StateDir) -> Result<Build, BuildError> {
+        let builds = state.dir("builds")?;
+        let stamp = utc_stamp(SystemTime::now());
+        // The time alone is unique in practice; the exclusive mkdir makes
+        // it unique for certain.
+        for attempt in 0u32.. {
+            let id = if attempt == 0 {
+                stamp.clone()
+            } else {
+                format!("{stamp}-{attempt}")
+            };
+            let dir = builds.join(&id);
+            match fs::create_dir(&dir) {
+                Ok(()) => {
+                    let build = Build {
+                        id,
+                        dir,
+                        is_toplevel: true,
+                    };
+                    for sub in ["logs", "results"] {
+                        let path = build.dir.join(sub);
+                        fs::create_dir(&path)
+                            .map_err(|source| BuildError::Create { path, source })?;
+                    }
+                    return Ok(build);
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(source) => return Err(BuildError::Create { path: dir, source }),
+            }
+        }
+        unreachable!("the attempt counter is unbounded")
+    }
+
+    /// `builds/<id>/logs/<NAME>.log`.
+    pub fn log_path(&self, name: &TaskName) -> PathBuf {
+        self.dir.join("logs").join(format!("{name}.log"))
+    }
+
+    fn result_path(&self, name: &TaskName) -> PathBuf {
+        self.dir.join("results").join(name.as_str())
+    }
+
+    /// The exit code task `name` already had in this build; unreadable
+    /// content counts as none.
+    pub fn result(&self, name: &TaskName) -> Option<i32> {
+        let data = state::read_optional(&self.result_path(name)).ok()??;
+        std::str::from_utf8(&data).ok()?.trim().parse().ok()
+    }
+
+    /// Records task `name`'s exit code.
+    pub fn record_result(&self, name: &TaskName, code: i32) -> io::Result<()> {
+        state::write_atomic(&self.result_path(name), code.to_string().as_bytes())
+    }
+
+    /// Makes `builds/<id>/bin` with `tr-run` and `taskrunner` pointing at
+    /// this executable, so that tasks find the runner even when it is not
+    /// on `PATH` (run through `cargo run`, say).
+    pub fn bin_dir(&self) -> io::Result<PathBuf> {
+        let exe = std::env::current_exe()?;
+        let bin = self.dir.join("bin");
+        fs::create_dir(&bin)?;
+        for name in ["tr-run", "taskrunner"] {
+            std::os::unix::fs::symlink(&exe, bin.join(name))?;
+        }
+        Ok(bin)
+    }
+}
+
+/// Removes build folders not modified for `keep_days` days.
+pub fn prune(state: &StateDir, keep_days: u64) -> io::Result<usize> {
+    let builds = state.root().join("builds");
+    let keep = Duration::from_secs(keep_days.saturating_mul(86_400));
+    let now = SystemTime::now();
+    let mut removed = 0;
+    for entry in fs::read_dir(&builds)? {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        let age = now.duration_since(meta.modified()?).unwrap_or_default();
+        if meta.is_dir() && age > keep {
+            fs::remove_dir_all(entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// An ISO 8601 UTC time with nanoseconds in the basic format: the old
+/// runner's extended format has colons, which cannot stand in `PATH`.
+fn utc_stamp(time: SystemTime) -> String {
+    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    let (year, month, day) = civil_from_days((secs / 86_400) as i64);
+    let day_secs = secs % 86_400;
+    format!(
+        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}.{:09}Z",
+        day_secs / 3600,
+        day_secs / 60 % 60,
+        day_secs % 60,
+        since.subsec_nanos()
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's
+/// well-known algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_are_iso_8601_utc() {
+        let t = UNIX_EPOCH + Duration::new(1_796_391_901, 5);
+        assert_eq!(utc_stamp(t), "20261204T134501.000000005Z");
+        assert_eq!(utc_stamp(UNIX_EPOCH), "19700101T000000.000000000Z");
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+}
