@@ -32,6 +32,15 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// The two methods the API is called with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// Reads.
+    Get,
+    /// Creates, with a JSON body.
+    Post,
+}
+
 /// What the API answered.
 pub struct Answer {
     /// The HTTP status code.
@@ -98,7 +107,7 @@ impl Api {
     /// again on network errors and 5xx answers.
     pub fn send(
         &self,
-        method: &str,
+        method: Method,
         path: &str,
         query: &str,
         bearer: &Secret,
@@ -145,22 +154,22 @@ impl Api {
 
     fn attempt(
         &self,
-        method: &str,
+        method: Method,
         url: &str,
         bearer: &Secret,
         body: Option<&[u8]>,
     ) -> Result<Response<ureq::Body>, ureq::Error> {
         let auth = format!("Bearer {}", bearer.0);
         const VERSION: (&str, &str) = ("X-GitHub-Api-Version", "2022-11-28");
-        match (method, body) {
-            ("POST", body) => self
+        match method {
+            Method::Post => self
                 .agent
                 .post(url)
                 .header("Authorization", &auth)
                 .header(VERSION.0, VERSION.1)
                 .content_type("application/json")
                 .send(body.unwrap_or(b"")),
-            _ => self
+            Method::Get => self
                 .agent
                 .get(url)
                 .header("Authorization", &auth)

@@ -8,7 +8,7 @@ use tr_common::StateDir;
 
 use crate::config::Config;
 use crate::error::CheckError;
-use crate::http::{Answer, Api};
+use crate::http::{Answer, Api, Method};
 use crate::token::TokenCache;
 
 /// GitHub refuses longer descriptions with a 422, which would lose the
@@ -168,7 +168,7 @@ impl Reporter {
             self.config.repo,
             self.commit()?
         );
-        let answer = self.call("POST", &path, "", Some(&status.body()))?;
+        let answer = self.call(Method::Post, &path, "", Some(&status.body()))?;
         if answer.is_success() {
             Ok(())
         } else {
@@ -194,7 +194,7 @@ impl Reporter {
         );
         for page in 1..=MAX_PAGES {
             let query = format!("per_page={PAGE_SIZE}&page={page}");
-            let answer = self.call("GET", &path, &query, None)?;
+            let answer = self.call(Method::Get, &path, &query, None)?;
             if !answer.is_success() {
                 return Err(answer.into_error());
             }
@@ -215,7 +215,7 @@ impl Reporter {
     /// made once more.
     fn call(
         &self,
-        method: &str,
+        method: Method,
         path: &str,
         query: &str,
         body: Option<&[u8]>,

@@ -20,7 +20,7 @@ use tr_common::StateDir;
 
 use crate::config::Config;
 use crate::error::CheckError;
-use crate::http::{Api, Secret};
+use crate::http::{Api, Method, Secret};
 use crate::time::parse_utc;
 
 const LOCK_POLL: Duration = Duration::from_millis(20);
@@ -164,7 +164,7 @@ fn buy(config: &Config, api: &Api, now: u64) -> Result<Cached, CheckError> {
         "/app/installations/{}/access_tokens",
         config.installation_id
     );
-    let answer = api.send("POST", &path, "", &jwt, None)?;
+    let answer = api.send(Method::Post, &path, "", &jwt, None)?;
     if !answer.is_success() {
         return Err(answer.into_error());
     }
