@@ -179,6 +179,14 @@ impl Api {
     }
 }
 
+/// Only the root: the agent's own `Debug` is long and would show a proxy
+/// URL, credentials included.
+impl fmt::Debug for Api {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Api").field("root", &self.root).finish()
+    }
+}
+
 fn read(
     mut response: Response<ureq::Body>,
     url: String,

@@ -58,8 +58,8 @@ impl StatusRequest {
         }
     }
 
-    /// The request body. Field order is the spec's: the old runner sent
-    /// the keys in this order and tests compare bodies byte for byte.
+    /// The request body. The key order and the nulls are part of the
+    /// interface (SPEC §7), hence a struct rather than a map.
     fn body(&self) -> Vec<u8> {
         #[derive(Serialize)]
         struct Body<'a> {
@@ -84,24 +84,16 @@ impl StatusRequest {
 
 /// Reports statuses on one commit of the configured repository.
 ///
-/// Every method blocks for at most the configured timeout per attempt,
-/// times the attempts. Errors are meant to be shown as a warning by
-/// `tr-run`: a failure to report never changes a build's result.
+/// Every method blocks for a bounded time: the configured timeout per
+/// attempt, times the attempts. Errors are meant to be shown as a one-line
+/// warning (`tr_common::diag::chain`): a failure to report never changes a
+/// build's result.
 #[derive(Debug)]
 pub struct Reporter {
     config: Config,
-    api: ApiHandle,
+    api: Api,
     tokens: TokenCache,
     commit: OnceLock<String>,
-}
-
-/// Keeps `Api` out of `Reporter`'s `Debug` output.
-struct ApiHandle(Api);
-
-impl std::fmt::Debug for ApiHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Api")
-    }
 }
 
 impl Reporter {
@@ -129,7 +121,7 @@ impl Reporter {
     /// A reporter with explicit settings.
     pub fn new(config: Config, state: &StateDir) -> Result<Reporter, CheckError> {
         Ok(Reporter {
-            api: ApiHandle(Api::new(&config)),
+            api: Api::new(&config),
             tokens: TokenCache::new(state)?,
             config,
             commit: OnceLock::new(),
@@ -220,7 +212,7 @@ impl Reporter {
         query: &str,
         body: Option<&[u8]>,
     ) -> Result<Answer, CheckError> {
-        let api = &self.api.0;
+        let api = &self.api;
         let token = self.tokens.token(&self.config, api, None)?;
         let answer = api.send(method, path, query, &token, body)?;
         if answer.status != 401 {
