@@ -24,6 +24,7 @@ pub const TIMEOUT_VAR: &str = "TASKRUNNER_GITHUB_TIMEOUT_SECONDS";
 /// How many times a request is tried again after a 5xx or a network error.
 pub const RETRIES_VAR: &str = "TASKRUNNER_GITHUB_RETRIES";
 
+const KEY_VAR: &str = "GITHUB_APP_PRIVATE_KEY";
 const DEFAULT_API_URL: &str = "https://api.github.com";
 const DEFAULT_REFRESH_THRESHOLD: u64 = 300;
 const DEFAULT_TIMEOUT: u64 = 10;
@@ -109,7 +110,7 @@ impl Config {
 
         let app_id = number("GITHUB_APP_ID", None)?;
         let installation_id = number("GITHUB_INSTALLATION_ID", None)?;
-        let key = AppKey::from_pem(&required("GITHUB_APP_PRIVATE_KEY")?)?;
+        let key = private_key(var(KEY_VAR))?;
         let (owner, repo) = repository(
             text("GITHUB_REPOSITORY_OWNER")?,
             required("GITHUB_REPOSITORY")?,
@@ -144,6 +145,15 @@ impl Config {
             key,
         })
     }
+}
+
+/// Unlike the other variables, the key is never quoted in an error.
+fn private_key(raw: Option<OsString>) -> Result<AppKey, CheckError> {
+    let raw = raw
+        .filter(|v| !v.is_empty())
+        .ok_or(CheckError::Missing(KEY_VAR))?;
+    let text = raw.to_str().ok_or(CheckError::Key("not UTF-8 text"))?;
+    AppKey::from_pem(text)
 }
 
 fn invalid(name: &str, value: &str, expected: &'static str) -> CheckError {
@@ -250,6 +260,15 @@ mod tests {
             err.to_string().contains("`GITHUB_REPOSITORY_OWNER`"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_key_that_is_not_utf8_is_not_quoted() {
+        use std::os::unix::ffi::OsStringExt;
+        let raw = OsString::from_vec(b"secret\xff".to_vec());
+        let err = private_key(Some(raw)).unwrap_err();
+        let text = format!("{err} {err:?}");
+        assert!(text.contains(KEY_VAR) && !text.contains("secret"), "{text}");
     }
 
     #[test]

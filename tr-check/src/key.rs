@@ -89,7 +89,8 @@ mod tests {
 
     #[test]
     fn signs_a_jwt_the_public_key_verifies() {
-        for pem in [PKCS1, PKCS8, &PKCS1.replace('\n', "|")] {
+        let escaped = PKCS8.replace('\n', "\\n");
+        for pem in [PKCS1, PKCS8, &PKCS1.replace('\n', "|"), &escaped] {
             let jwt = AppKey::from_pem(pem).unwrap().app_jwt(42, 1_000).unwrap();
             let (signed, signature) = jwt.rsplit_once('.').unwrap();
             UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, PUBLIC)

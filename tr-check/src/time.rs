@@ -50,8 +50,8 @@ pub fn parse_utc(text: &str) -> Option<u64> {
     u64::try_from(seconds - offset).ok()
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
-/// well-known algorithm, rewritten here).
+/// Days since 1970-01-01 of a proleptic Gregorian date, counting in
+/// 400-year eras that start in March so leap days fall at the end.
 fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let year = if month <= 2 { year - 1 } else { year };
     let era = year.div_euclid(400);

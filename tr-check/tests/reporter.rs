@@ -325,3 +325,19 @@ fn a_stuck_lock_holder_costs_a_bounded_time() {
     assert!(text.contains("still locked by another process"), "{text}");
     assert!(fake.calls().is_empty());
 }
+
+#[test]
+fn a_token_is_not_reused_for_another_api_server() {
+    let first = FakeGitHub::start();
+    let second = FakeGitHub::start();
+    let state = StateDir::open(support::scratch("two-servers")).unwrap();
+    for fake in [&first, &second, &first] {
+        let reporter = Reporter::new(fake.config(&[]), &state)
+            .unwrap()
+            .with_commit(SHA)
+            .unwrap();
+        reporter.report(&status("a", StatusState::Pending)).unwrap();
+    }
+    assert_eq!(first.token_requests(), 2);
+    assert_eq!(second.token_requests(), 1);
+}
