@@ -3,20 +3,36 @@
 mod support;
 
 use std::fs;
+use std::ops::Deref;
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-use support::{FakeGitHub, Fault, SHA};
+use support::{FakeGitHub, Fault, SHA, Scratch};
 use tr_check::{CheckError, Reporter, StatusRequest, StatusState};
 use tr_common::StateDir;
 
-fn new_reporter(fake: &FakeGitHub, name: &str, extra: &[(&str, &str)]) -> (Reporter, StateDir) {
-    let state = StateDir::open(support::scratch(name)).unwrap();
+/// A state directory that lives as long as the test needs it.
+struct Fixture {
+    state: StateDir,
+    _dir: Scratch,
+}
+
+impl Deref for Fixture {
+    type Target = StateDir;
+
+    fn deref(&self) -> &StateDir {
+        &self.state
+    }
+}
+
+fn new_reporter(fake: &FakeGitHub, name: &str, extra: &[(&str, &str)]) -> (Reporter, Fixture) {
+    let dir = support::scratch(name);
+    let state = StateDir::open(dir.to_path_buf()).unwrap();
     let reporter = Reporter::new(fake.config(extra), &state)
         .unwrap()
         .with_commit(SHA)
         .unwrap();
-    (reporter, state)
+    (reporter, Fixture { state, _dir: dir })
 }
 
 fn status(context: &str, state: StatusState) -> StatusRequest {
@@ -330,7 +346,8 @@ fn a_stuck_lock_holder_costs_a_bounded_time() {
 fn a_token_is_not_reused_for_another_api_server() {
     let first = FakeGitHub::start();
     let second = FakeGitHub::start();
-    let state = StateDir::open(support::scratch("two-servers")).unwrap();
+    let dir = support::scratch("two-servers");
+    let state = StateDir::open(dir.to_path_buf()).unwrap();
     for fake in [&first, &second, &first] {
         let reporter = Reporter::new(fake.config(&[]), &state)
             .unwrap()
