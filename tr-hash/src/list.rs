@@ -8,10 +8,11 @@
 //! and for paths that lead out of the work tree, the file system is read
 //! directly: everything under a directory counts.
 //!
-//! A path holding `*`, `?` or `[`, or starting with `:`, is handed to git
-//! as a pathspec with its glob and magic intact (`'src/*.rs'`,
-//! `':(exclude)docs'`); any other path is taken literally, so a file may
-//! be named `a[1].txt`. Outside a work tree every path is literal.
+//! A path starting with `:`, or holding `*`, `?` or `[` and naming no
+//! existing file, is handed to git as a pathspec with its magic and glob
+//! intact (`':(exclude)docs'`, `'src/*.rs'`); any other path is taken
+//! literally, so an existing file named `a[1].txt` is that file alone.
+//! Outside a work tree every path is literal.
 //!
 //! Asking git for the list costs a process start or three, so the list is
 //! kept in the stat cache together with the evidence that it still holds
@@ -109,7 +110,7 @@ impl Plan {
                 return Err(HashError::NoMatch { path: display });
             }
             let spec = match &repo {
-                Some(_) if is_magic(given) => Spec::Magic(given.clone()),
+                Some(_) if is_magic(given, &seen_from) => Spec::Magic(given.clone()),
                 Some(repo) => match resolve(&seen_from.join(given)).strip_prefix(&repo.root) {
                     Ok(rel) => Spec::Tracked(slashed(rel)),
                     Err(_) => Spec::Outside(tidy(Path::new(given))),
@@ -437,9 +438,11 @@ fn split_nul(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
     bytes.split(|&b| b == 0).filter(|part| !part.is_empty())
 }
 
-fn is_magic(path: &OsStr) -> bool {
+fn is_magic(path: &OsStr, cwd: &Path) -> bool {
     let bytes = path.as_bytes();
-    bytes.starts_with(b":") || bytes.iter().any(|b| matches!(b, b'*' | b'?' | b'['))
+    bytes.starts_with(b":")
+        || (bytes.iter().any(|b| matches!(b, b'*' | b'?' | b'['))
+            && fs::symlink_metadata(cwd.join(path)).is_err())
 }
 
 /// `path`, absolute, with `.` and `..` resolved without looking at the
@@ -503,8 +506,9 @@ mod tests {
 
     #[test]
     fn glob_and_magic_go_to_git() {
-        assert!(is_magic(OsStr::new("src/*.rs")));
-        assert!(is_magic(OsStr::new(":(exclude)docs")));
-        assert!(!is_magic(OsStr::new("src/main.rs")));
+        let here = Path::new("/nonexistent");
+        assert!(is_magic(OsStr::new("src/*.rs"), here));
+        assert!(is_magic(OsStr::new(":(exclude)docs"), here));
+        assert!(!is_magic(OsStr::new("src/main.rs"), here));
     }
 }
