@@ -1,0 +1,442 @@
+//! Restoring an archive below a cache root, never writing outside it, and
+//! quickly for archives of many small files.
+//!
+//! One thread decodes the archive and checks every entry: its path, the
+//! directories above it, and where a link leads. Files are then written by
+//! a few worker threads, because creating many small files is bound by
+//! system calls, not by the disk, and those calls run in parallel.
+//!
+//! The rules that keep writes inside the root:
+//! - entry paths must be relative and free of `..`;
+//! - every directory above an entry must be a real directory (checked with
+//!   `lstat` once, then remembered), never a symbolic link, whether the
+//!   link came from the archive or was already there;
+//! - a symbolic link's target must stay inside the root when read as a
+//!   path relative to the link's directory;
+//! - a file is always created anew (`O_CREAT | O_EXCL`), replacing what
+//!   was there, so nothing is ever written through an existing link or
+//!   into an inode shared with a file elsewhere.
+
+use std::collections::HashSet;
+use std::fs::{self, File, OpenOptions};
+use std::hash::{BuildHasher, RandomState};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Component, Path, PathBuf};
+use std::sync::mpsc::{self, SyncSender};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, SystemTime};
+
+use crate::CacheError;
+
+/// Files up to this size are read into memory and handed to a worker;
+/// larger ones are written by the decoding thread as they stream in.
+const SMALL_FILE: u64 = 256 * 1024;
+/// Jobs queued per worker; with [`SMALL_FILE`] this bounds the memory in
+/// flight.
+const QUEUE: usize = 32;
+
+/// What a restore wrote.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct UnpackStats {
+    /// Entries restored.
+    pub entries: u64,
+    /// Bytes of file content written.
+    pub bytes: u64,
+}
+
+/// Restores the archive read from `source` below `root`. `object` names
+/// the archive in errors.
+pub fn unpack(source: impl Read, root: &Path, object: &str) -> Result<UnpackStats, CacheError> {
+    let write_err = |source| CacheError::Write {
+        path: root.to_owned(),
+        source,
+    };
+    fs::create_dir_all(root).map_err(write_err)?;
+    let root = fs::canonicalize(root).map_err(write_err)?;
+    let corrupt = |source| CacheError::Corrupt {
+        object: object.to_owned(),
+        source,
+    };
+
+    let decoder = zstd::Decoder::new(source).map_err(corrupt)?;
+    let mut archive = tar::Archive::new(decoder);
+    let mut state = Unpacker::new(root);
+    let pool = Pool::start();
+
+    let walked = state.walk(&mut archive, &pool, &corrupt);
+    // The checksum is checked at the end of the zstd frame, which tar
+    // never reads: its end marker comes first.
+    let drained = walked.and_then(|()| {
+        io::copy(&mut archive.into_inner(), &mut io::sink())
+            .map(drop)
+            .map_err(corrupt)
+    });
+    let finished = pool.finish();
+    drained?;
+    finished?;
+
+    state.set_directory_modes()?;
+    Ok(state.stats)
+}
+
+/// A file or link for a worker to create.
+enum Job {
+    File {
+        path: PathBuf,
+        data: Vec<u8>,
+        mode: u32,
+        mtime: u64,
+    },
+    Link {
+        path: PathBuf,
+        target: PathBuf,
+    },
+}
+
+struct Unpacker {
+    root: PathBuf,
+    /// Directories below the root, relative, known to be real directories.
+    dirs: HashSet<PathBuf>,
+    /// Symbolic links this archive created, relative.
+    links: HashSet<PathBuf>,
+    /// Directory entries and their modes, applied once all files are in.
+    dir_modes: Vec<(PathBuf, u32)>,
+    stats: UnpackStats,
+}
+
+impl Unpacker {
+    fn new(root: PathBuf) -> Unpacker {
+        Unpacker {
+            root,
+            dirs: HashSet::new(),
+            links: HashSet::new(),
+            dir_modes: Vec::new(),
+            stats: UnpackStats::default(),
+        }
+    }
+
+    fn walk<R: Read>(
+        &mut self,
+        archive: &mut tar::Archive<R>,
+        pool: &Pool,
+        corrupt: &dyn Fn(io::Error) -> CacheError,
+    ) -> Result<(), CacheError> {
+        for entry in archive.entries().map_err(corrupt)? {
+            let mut entry = entry.map_err(corrupt)?;
+            let raw = entry.path().map_err(corrupt)?.into_owned();
+            let rel = checked_path(&raw)?;
+            let kind = entry.header().entry_type();
+            if rel.as_os_str().is_empty() {
+                if kind.is_dir() {
+                    continue;
+                }
+                return Err(unsafe_entry(&raw, "it has no name"));
+            }
+            self.check_parents(&rel, &raw)?;
+
+            let mode = entry.header().mode().map_err(corrupt)? & 0o777;
+            if kind.is_dir() {
+                self.make_dir(&rel, &raw)?;
+                self.dir_modes.push((rel, mode));
+            } else if kind.is_file() || kind == tar::EntryType::Continuous {
+                let mtime = entry.header().mtime().map_err(corrupt)?;
+                let path = self.root.join(&rel);
+                let size = entry.size();
+                if size <= SMALL_FILE {
+                    let mut data = Vec::with_capacity(size as usize);
+                    entry.read_to_end(&mut data).map_err(corrupt)?;
+                    if !pool.send(
+                        &rel,
+                        Job::File {
+                            path,
+                            data,
+                            mode,
+                            mtime,
+                        },
+                    ) {
+                        return Ok(());
+                    }
+                } else {
+                    write_file(&path, &mut entry, mode, mtime).map_err(|e| match e {
+                        WriteError::Source(e) => corrupt(e),
+                        WriteError::Target(source) => CacheError::Write { path, source },
+                    })?;
+                }
+                self.stats.bytes += size;
+            } else if kind.is_symlink() {
+                let target = entry
+                    .link_name()
+                    .map_err(corrupt)?
+                    .ok_or_else(|| unsafe_entry(&raw, "the link has no target"))?
+                    .into_owned();
+                check_link(&rel, &target, &raw)?;
+                if self.dirs.contains(&rel) {
+                    return Err(unsafe_entry(&raw, "a link would replace a directory"));
+                }
+                self.links.insert(rel.clone());
+                let path = self.root.join(&rel);
+                if !pool.send(&rel, Job::Link { path, target }) {
+                    return Ok(());
+                }
+            } else {
+                let reason = format!("entry type {:?} is not restored", kind);
+                return Err(unsafe_entry(&raw, &reason));
+            }
+            self.stats.entries += 1;
+        }
+        Ok(())
+    }
+
+    /// Makes sure every directory above `rel` is a real directory below
+    /// the root, creating missing ones.
+    fn check_parents(&mut self, rel: &Path, raw: &Path) -> Result<(), CacheError> {
+        let Some(parent) = rel.parent() else {
+            return Ok(());
+        };
+        // Directories enter `dirs` only after all their parents did.
+        if parent.as_os_str().is_empty() || self.dirs.contains(parent) {
+            return Ok(());
+        }
+        let mut prefix = PathBuf::new();
+        for part in parent.components() {
+            prefix.push(part);
+            if !self.dirs.contains(&prefix) {
+                self.make_dir(&prefix.clone(), raw)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates directory `rel` unless it exists as a real directory.
+    fn make_dir(&mut self, rel: &Path, raw: &Path) -> Result<(), CacheError> {
+        if self.dirs.contains(rel) {
+            return Ok(());
+        }
+        if self.links.contains(rel) {
+            return Err(unsafe_entry(raw, "it leads through a symbolic link"));
+        }
+        let path = self.root.join(rel);
+        let write_err = |source| CacheError::Write {
+            path: path.clone(),
+            source,
+        };
+        match fs::create_dir(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                let meta = fs::symlink_metadata(&path).map_err(write_err)?;
+                if meta.file_type().is_symlink() {
+                    return Err(unsafe_entry(raw, "it leads through a symbolic link"));
+                }
+                if !meta.is_dir() {
+                    return Err(write_err(io::Error::from(io::ErrorKind::NotADirectory)));
+                }
+            }
+            Err(e) => return Err(write_err(e)),
+        }
+        self.dirs.insert(rel.to_owned());
+        Ok(())
+    }
+
+    /// Applies the archive's directory modes, keeping the owner's access
+    /// so that a later restore over the same tree still works.
+    fn set_directory_modes(&self) -> Result<(), CacheError> {
+        for (rel, mode) in &self.dir_modes {
+            let path = self.root.join(rel);
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode | 0o700))
+                .map_err(|source| CacheError::Write { path, source })?;
+        }
+        Ok(())
+    }
+}
+
+fn unsafe_entry(raw: &Path, reason: &str) -> CacheError {
+    CacheError::UnsafeEntry {
+        entry: raw.display().to_string(),
+        reason: reason.to_owned(),
+    }
+}
+
+/// The entry's path without `.` parts; refuses absolute paths and `..`.
+fn checked_path(raw: &Path) -> Result<PathBuf, CacheError> {
+    let mut rel = PathBuf::new();
+    for part in raw.components() {
+        match part {
+            Component::Normal(name) => rel.push(name),
+            Component::CurDir => {}
+            Component::ParentDir => return Err(unsafe_entry(raw, "its path contains `..`")),
+            Component::RootDir | Component::Prefix(_) => {
+                return Err(unsafe_entry(raw, "its path is absolute"));
+            }
+        }
+    }
+    Ok(rel)
+}
+
+/// Refuses a link whose target, read from the link's directory, leaves
+/// the root. A `..` is allowed only before the first name: after a name
+/// it would climb from wherever that name leads, perhaps another link,
+/// which a lexical check cannot see.
+fn check_link(rel: &Path, target: &Path, raw: &Path) -> Result<(), CacheError> {
+    let refuse = |why: &str| {
+        let reason = format!("its target `{}` {why}", target.display());
+        unsafe_entry(raw, &reason)
+    };
+    if target.as_os_str().is_empty() {
+        return Err(unsafe_entry(raw, "the link has no target"));
+    }
+    let mut depth = rel.components().count() - 1;
+    let mut named = false;
+    for part in target.components() {
+        match part {
+            Component::Normal(_) => named = true,
+            Component::CurDir => {}
+            Component::ParentDir if named => return Err(refuse("has `..` after a name")),
+            Component::ParentDir => {
+                depth = depth
+                    .checked_sub(1)
+                    .ok_or_else(|| refuse("leads outside the root"))?;
+            }
+            Component::RootDir | Component::Prefix(_) => return Err(refuse("is absolute")),
+        }
+    }
+    Ok(())
+}
+
+enum WriteError {
+    Source(io::Error),
+    Target(io::Error),
+}
+
+/// Creates `path` anew with the content of `data`.
+fn write_file(path: &Path, data: &mut dyn Read, mode: u32, mtime: u64) -> Result<u64, WriteError> {
+    let mut file = create_new(path).map_err(WriteError::Target)?;
+    let mut written = 0;
+    let mut buf = vec![0; 256 * 1024];
+    loop {
+        let n = match data.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(WriteError::Source(e)),
+        };
+        file.write_all(&buf[..n]).map_err(WriteError::Target)?;
+        written += n as u64;
+    }
+    finish_file(&file, mode, mtime).map_err(WriteError::Target)?;
+    Ok(written)
+}
+
+fn write_small(path: &Path, data: &[u8], mode: u32, mtime: u64) -> io::Result<()> {
+    let mut file = create_new(path)?;
+    file.write_all(data)?;
+    finish_file(&file, mode, mtime)
+}
+
+fn finish_file(file: &File, mode: u32, mtime: u64) -> io::Result<()> {
+    // Set explicitly: the mode given at creation is reduced by the umask.
+    file.set_permissions(fs::Permissions::from_mode(mode))?;
+    file.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(mtime))
+}
+
+/// Opens `path` as a new file, first removing whatever was there (a file
+/// or a link, never a directory).
+fn create_new(path: &Path) -> io::Result<File> {
+    let open = || {
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(path)
+    };
+    match open() {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            fs::remove_file(path)?;
+            open()
+        }
+        other => other,
+    }
+}
+
+fn make_link(path: &Path, target: &Path) -> io::Result<()> {
+    match std::os::unix::fs::symlink(target, path) {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            fs::remove_file(path)?;
+            std::os::unix::fs::symlink(target, path)
+        }
+        other => other,
+    }
+}
+
+/// Worker threads, each with its own queue. Jobs for the same path always
+/// go to the same worker, so a path that appears twice ends as the later
+/// entry says.
+struct Pool {
+    queues: Vec<SyncSender<Job>>,
+    workers: Vec<JoinHandle<Result<(), CacheError>>>,
+    hasher: RandomState,
+}
+
+impl Pool {
+    fn start() -> Pool {
+        let count = thread::available_parallelism().map_or(2, |n| (n.get() * 2).clamp(2, 8));
+        let mut queues = Vec::with_capacity(count);
+        let mut workers = Vec::with_capacity(count);
+        for _ in 0..count {
+            let (queue, jobs) = mpsc::sync_channel(QUEUE);
+            queues.push(queue);
+            workers.push(thread::spawn(move || {
+                for job in jobs {
+                    run_job(job)?;
+                }
+                Ok(())
+            }));
+        }
+        Pool {
+            queues,
+            workers,
+            hasher: RandomState::new(),
+        }
+    }
+
+    /// Queues `job`; false when its worker has stopped on an error, which
+    /// [`Pool::finish`] then returns.
+    fn send(&self, rel: &Path, job: Job) -> bool {
+        let slot = self.hasher.hash_one(rel) as usize % self.queues.len();
+        self.queues[slot].send(job).is_ok()
+    }
+
+    /// Waits for the queued jobs; the first error wins.
+    fn finish(self) -> Result<(), CacheError> {
+        drop(self.queues);
+        let mut result = Ok(());
+        for worker in self.workers {
+            let outcome = worker.join().unwrap_or_else(|_| {
+                Err(CacheError::Write {
+                    path: PathBuf::from("<restore worker>"),
+                    source: io::Error::other("a restore worker panicked"),
+                })
+            });
+            if result.is_ok() {
+                result = outcome;
+            }
+        }
+        result
+    }
+}
+
+fn run_job(job: Job) -> Result<(), CacheError> {
+    match job {
+        Job::File {
+            path,
+            data,
+            mode,
+            mtime,
+        } => write_small(&path, &data, mode, mtime)
+            .map_err(|source| CacheError::Write { path, source }),
+        Job::Link { path, target } => {
+            make_link(&path, &target).map_err(|source| CacheError::Write { path, source })
+        }
+    }
+}
