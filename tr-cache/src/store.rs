@@ -13,7 +13,7 @@ pub mod dir;
 pub mod s3;
 
 pub use dir::DirStore;
-pub use s3::S3Store;
+pub use s3::{S3Options, S3Store};
 
 /// Objects read whole (latest hashes, signatures) are at most this big.
 const SMALL_OBJECT: u64 = 64 * 1024;

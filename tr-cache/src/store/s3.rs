@@ -50,31 +50,45 @@ pub const READ_TIMEOUT_VAR: &str = "TASKRUNNER_S3_READ_TIMEOUT";
 /// part is 5 MiB); memory holds one part at a time.
 const PART_SIZE: usize = 8 << 20;
 
-/// A secret that never shows in `Debug` output.
+/// Where and how to reach the bucket. `Debug` shows no key.
 #[derive(Clone)]
-struct Secret(String);
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
+pub struct S3Options {
+    /// The bucket.
+    pub bucket: String,
+    /// Prepended to every object name, such as `taskrunner/`.
+    pub prefix: String,
+    /// A custom endpoint URL; path-style addressing is used with it.
+    pub endpoint: Option<String>,
+    /// The region.
+    pub region: String,
+    /// Access key id and secret key; `None` uses the AWS chain.
+    pub credentials: Option<(String, String)>,
+    /// Time allowed to open a connection.
+    pub connect_timeout: Duration,
+    /// Time allowed between a request and the first byte of its answer.
+    pub read_timeout: Duration,
 }
 
-/// Where and how to reach the bucket.
-#[derive(Debug, Clone)]
-struct Settings {
-    bucket: String,
-    prefix: String,
-    endpoint: Option<Secret>,
-    region: String,
-    keys: Option<(Secret, Secret)>,
-    connect_timeout: Duration,
-    read_timeout: Duration,
+impl fmt::Debug for S3Options {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("S3Options")
+            .field("bucket", &self.bucket)
+            .field("prefix", &self.prefix)
+            .field("endpoint", &self.endpoint.as_deref().map(redact_url))
+            .field("region", &self.region)
+            .field(
+                "credentials",
+                &self.credentials.as_ref().map(|_| "<redacted>"),
+            )
+            .field("connect_timeout", &self.connect_timeout)
+            .field("read_timeout", &self.read_timeout)
+            .finish()
+    }
 }
 
 /// A bucket, with the client built on first use.
 pub struct S3Store {
-    settings: Settings,
+    settings: S3Options,
     conn: OnceLock<Conn>,
 }
 
@@ -86,19 +100,7 @@ struct Conn {
 impl fmt::Debug for S3Store {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("S3Store")
-            .field("bucket", &self.settings.bucket)
-            .field("prefix", &self.settings.prefix)
-            .field(
-                "endpoint",
-                &self.settings.endpoint.as_ref().map(|e| redact_url(&e.0)),
-            )
-            .field("region", &self.settings.region)
-            .field(
-                "keys",
-                &self.settings.keys.as_ref().map(|_| "from TASKRUNNER_AWS_*"),
-            )
-            .field("connect_timeout", &self.settings.connect_timeout)
-            .field("read_timeout", &self.settings.read_timeout)
+            .field("options", &self.settings)
             .field("connected", &self.conn.get().is_some())
             .finish()
     }
@@ -124,23 +126,27 @@ impl S3Store {
         let Some(bucket) = var(BUCKET_VAR) else {
             return Ok(None);
         };
-        let keys = match (var(ACCESS_KEY_VAR), var(SECRET_KEY_VAR)) {
-            (Some(access), Some(secret)) => Some((Secret(access), Secret(secret))),
+        let credentials = match (var(ACCESS_KEY_VAR), var(SECRET_KEY_VAR)) {
+            (Some(access), Some(secret)) => Some((access, secret)),
             _ => None,
         };
-        let settings = Settings {
+        Ok(Some(S3Store::new(S3Options {
             bucket,
             prefix: std::env::var(PREFIX_VAR).unwrap_or_else(|_| "taskrunner/".to_owned()),
-            endpoint: var(ENDPOINT_VAR).map(Secret),
+            endpoint: var(ENDPOINT_VAR),
             region: var(REGION_VAR).unwrap_or_else(|| "eu-central-1".to_owned()),
-            keys,
+            credentials,
             connect_timeout: tr_common::env::seconds(CONNECT_TIMEOUT_VAR, 3)?,
             read_timeout: tr_common::env::seconds(READ_TIMEOUT_VAR, 10)?,
-        };
-        Ok(Some(S3Store {
-            settings,
+        })))
+    }
+
+    /// A store with explicit options.
+    pub fn new(options: S3Options) -> S3Store {
+        S3Store {
+            settings: options,
             conn: OnceLock::new(),
-        }))
+        }
     }
 
     /// The key of `name`, under the prefix.
@@ -309,7 +315,7 @@ impl S3Store {
     }
 }
 
-impl Settings {
+impl S3Options {
     async fn client(&self) -> Client {
         let timeouts = TimeoutConfig::builder()
             .connect_timeout(self.connect_timeout)
@@ -324,8 +330,8 @@ impl Settings {
             .region(Region::new(self.region.clone()))
             .timeout_config(timeouts)
             .retry_config(retries);
-        if let Some((access, secret)) = &self.keys {
-            let credentials = Credentials::new(&access.0, &secret.0, None, None, "taskrunner");
+        if let Some((access, secret)) = &self.credentials {
+            let credentials = Credentials::new(access, secret, None, None, "taskrunner");
             loader = loader.credentials_provider(credentials);
         }
         let shared = loader.load().await;
@@ -337,7 +343,7 @@ impl Settings {
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
             .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
         if let Some(endpoint) = &self.endpoint {
-            config = config.endpoint_url(&endpoint.0).force_path_style(true);
+            config = config.endpoint_url(endpoint).force_path_style(true);
         }
         Client::from_conf(config.build())
     }
