@@ -232,6 +232,12 @@ pub fn supervise(
                     {
                         status = Some(exited);
                         streams_deadline = Some(Instant::now() + limits.stream_timeout);
+                        if cancelled_by.is_some() {
+                            // The task has had its say; what it left
+                            // running (background jobs ignore SIGINT) goes.
+                            let _ = killpg(group, Signal::SIGKILL);
+                            kill_at = None;
+                        }
                     }
                 }
                 Source::Stream(i) => {
