@@ -7,14 +7,19 @@
 //! extensions, thanks to SIMD, which matters when a cold run reads every
 //! input of a large tree.
 
+use std::ffi::{CStr, OsStr};
 use std::fs::{self, File};
 use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::SystemTime;
 
 use crate::HashError;
+use crate::cache::Entry;
+use crate::list::Plan;
 use crate::stamp::Stamp;
 
 /// What a listed path holds.
@@ -46,38 +51,43 @@ pub struct Examined {
 /// Below this many paths, threads cost more than they save.
 const PATHS_PER_THREAD: usize = 64;
 
-/// Examines every path of `work`: each pairs a location with what the
-/// cache knew of it. Results come back in the same order.
+/// How many paths a thread takes at a time: neighbours share a directory.
+const CHUNK: usize = 32;
+
+/// Examines every entry, located through `plan`, trusting what the cache
+/// knew of it when its stamp still matches. Results come back in order.
 pub fn examine_all(
-    work: &[(std::path::PathBuf, Option<(Stamp, Content)>)],
+    plan: &Plan,
+    entries: &[Entry],
     scan_start: SystemTime,
 ) -> Result<Vec<Examined>, HashError> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .min(work.len().div_ceil(PATHS_PER_THREAD))
+        .min(entries.len().div_ceil(PATHS_PER_THREAD))
         .max(1);
-    let examine_at = |i: usize| {
-        let (path, known) = &work[i];
-        examine(path, known.as_ref(), scan_start)
-    };
     if threads == 1 {
-        return (0..work.len()).map(examine_at).collect();
+        let mut looker = Looker::new(plan, scan_start);
+        return entries.iter().map(|e| looker.examine(e)).collect();
     }
 
-    // Threads take the next path from a shared counter, so one huge file
+    // Threads take the next chunk from a shared counter, so one huge file
     // does not hold back a whole share of the others.
     let next = AtomicUsize::new(0);
-    let mut parts: Vec<Vec<(usize, Result<Examined, HashError>)>> = std::thread::scope(|scope| {
+    let parts: Vec<Vec<(usize, Result<Examined, HashError>)>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(|| {
+                    let mut looker = Looker::new(plan, scan_start);
                     let mut done = Vec::new();
                     loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        if i >= work.len() {
+                        let start = next.fetch_add(CHUNK, Ordering::Relaxed);
+                        if start >= entries.len() {
                             break done;
                         }
-                        done.push((i, examine_at(i)));
+                        let end = (start + CHUNK).min(entries.len());
+                        for (i, entry) in entries.iter().enumerate().take(end).skip(start) {
+                            done.push((i, looker.examine(entry)));
+                        }
                     }
                 })
             })
@@ -91,8 +101,8 @@ pub fn examine_all(
             .collect()
     });
     let mut slots: Vec<Option<Result<Examined, HashError>>> = Vec::new();
-    slots.resize_with(work.len(), || None);
-    for (i, result) in parts.drain(..).flatten() {
+    slots.resize_with(entries.len(), || None);
+    for (i, result) in parts.into_iter().flatten() {
         slots[i] = Some(result);
     }
     slots
@@ -101,53 +111,120 @@ pub fn examine_all(
         .collect()
 }
 
-/// Examines one path, reading it only when `known` does not match.
-pub fn examine(
-    path: &Path,
-    known: Option<&(Stamp, Content)>,
+/// One thread's state while examining: buffers reused from path to path
+/// and the directory last looked in.
+struct Looker<'a> {
+    plan: &'a Plan,
     scan_start: SystemTime,
-) -> Result<Examined, HashError> {
-    let meta = match fs::symlink_metadata(path) {
-        Ok(meta) => meta,
-        Err(e) if is_gone(&e) => return Ok(unkept(Content::Missing)),
-        Err(source) => return Err(read_error(path, source)),
-    };
-    let stamp = Stamp::of(&meta);
-    if let Some((known_stamp, content)) = known
-        && *known_stamp == stamp
-    {
-        return Ok(Examined {
-            content: content.clone(),
-            keep: Some(stamp),
-            was_read: false,
-        });
+    path: PathBuf,
+    dir: Vec<u8>,
+    dir_fd: Option<OwnedFd>,
+    c_name: Vec<u8>,
+}
+
+impl<'a> Looker<'a> {
+    fn new(plan: &'a Plan, scan_start: SystemTime) -> Looker<'a> {
+        Looker {
+            plan,
+            scan_start,
+            path: PathBuf::new(),
+            dir: Vec::new(),
+            dir_fd: None,
+            c_name: Vec::new(),
+        }
     }
 
-    let kind = meta.file_type();
-    let (content, stable) = if kind.is_dir() {
-        return Ok(unkept(Content::Directory));
-    } else if kind.is_symlink() {
-        let target = fs::read_link(path).map_err(|source| read_error(path, source))?;
-        (
-            Content::Symlink(target.into_os_string().into_encoded_bytes()),
-            true,
-        )
-    } else if kind.is_file() {
-        match read_file(path, &stamp) {
-            Ok(read) => read,
+    /// Examines one entry, reading it only when the cache's stamp does
+    /// not match.
+    fn examine(&mut self, entry: &Entry) -> Result<Examined, HashError> {
+        self.plan.locate_into(&entry.name, &mut self.path);
+        let stamp = match self.lstat() {
+            Ok(stamp) => stamp,
             Err(e) if is_gone(&e) => return Ok(unkept(Content::Missing)),
-            Err(source) => return Err(read_error(path, source)),
+            Err(source) => return Err(read_error(&self.path, source)),
+        };
+        if let Some((known_stamp, content)) = &entry.known
+            && *known_stamp == stamp
+        {
+            return Ok(Examined {
+                content: content.clone(),
+                keep: Some(stamp),
+                was_read: false,
+            });
         }
-    } else {
-        return Err(HashError::Special {
-            path: path.display().to_string(),
-        });
-    };
-    Ok(Examined {
-        content,
-        keep: (stable && !stamp.is_racy(scan_start)).then_some(stamp),
-        was_read: true,
-    })
+
+        let path = self.path.as_path();
+        let (content, stable) = match stamp.mode & libc::S_IFMT {
+            libc::S_IFDIR => return Ok(unkept(Content::Directory)),
+            libc::S_IFLNK => {
+                let target = fs::read_link(path).map_err(|source| read_error(path, source))?;
+                let target = target.into_os_string().into_encoded_bytes();
+                (Content::Symlink(target), true)
+            }
+            libc::S_IFREG => match read_file(path, &stamp) {
+                Ok(read) => read,
+                Err(e) if is_gone(&e) => return Ok(unkept(Content::Missing)),
+                Err(source) => return Err(read_error(path, source)),
+            },
+            _ => {
+                return Err(HashError::Special {
+                    path: path.display().to_string(),
+                });
+            }
+        };
+        Ok(Examined {
+            content,
+            keep: (stable && !stamp.is_racy(self.scan_start)).then_some(stamp),
+            was_read: true,
+        })
+    }
+
+    /// `lstat` of the current path. Neighbouring paths share a directory,
+    /// so the directory is opened once and each file looked up in it
+    /// (`fstatat`): the kernel then resolves one name instead of the
+    /// whole path, a good part of a warm run's cost.
+    fn lstat(&mut self) -> io::Result<Stamp> {
+        let bytes = self.path.as_os_str().as_bytes();
+        let Some(slash) = bytes.iter().rposition(|&b| b == b'/') else {
+            return fs::symlink_metadata(&self.path).map(|m| Stamp::of(&m));
+        };
+        let (dir, name) = (&bytes[..slash.max(1)], &bytes[slash + 1..]);
+        if dir != self.dir.as_slice() {
+            self.dir.clear();
+            self.dir.extend_from_slice(dir);
+            self.dir_fd = File::options()
+                .read(true)
+                .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+                .open(OsStr::from_bytes(dir))
+                .ok()
+                .map(OwnedFd::from);
+        }
+        let Some(dir_fd) = &self.dir_fd else {
+            // Let the plain call report why the directory is not there.
+            return fs::symlink_metadata(&self.path).map(|m| Stamp::of(&m));
+        };
+        self.c_name.clear();
+        self.c_name.extend_from_slice(name);
+        self.c_name.push(0);
+        let c_name = CStr::from_bytes_with_nul(&self.c_name)
+            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        // SAFETY: `stat` is plain old data, so all-zero is a valid value.
+        let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: the descriptor is open, the name is NUL-terminated and
+        // `stat` is valid for writes for the duration of the call.
+        let rc = unsafe {
+            libc::fstatat(
+                dir_fd.as_raw_fd(),
+                c_name.as_ptr(),
+                &mut stat,
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Stamp::of_stat(&stat))
+    }
 }
 
 /// Digests a regular file; also tells whether its stamp stayed `stamp`

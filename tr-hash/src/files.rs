@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::ffi::OsString;
-use std::fmt::Write as _;
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -60,11 +59,7 @@ pub fn hash_paths(
         (listing.watch, entries)
     };
 
-    let work: Vec<_> = entries
-        .iter()
-        .map(|e| (plan.locate(&e.name), e.known.clone()))
-        .collect();
-    let examined = digest::examine_all(&work, scan_start)?;
+    let examined = digest::examine_all(&plan, &entries, scan_start)?;
 
     let lines = entries
         .iter()
@@ -92,9 +87,10 @@ fn line_of(name: &Name, content: &Content) -> FileLine {
     let line = match content {
         Content::File { executable, digest } => {
             let mode = if *executable { "755" } else { "644" };
-            let mut line = format!("file {name} {mode} ");
-            for byte in digest {
-                let _ = write!(line, "{byte:02x}");
+            let hex = blake3::Hash::from_bytes(*digest).to_hex();
+            let mut line = String::with_capacity(name.len() + 74);
+            for part in ["file ", &name, " ", mode, " ", &hex] {
+                line.push_str(part);
             }
             line
         }
@@ -103,4 +99,68 @@ fn line_of(name: &Name, content: &Content) -> FileLine {
         Content::Directory => format!("directory {name}"),
     };
     FileLine { name, line }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    struct Scratch {
+        _dir: tempfile::TempDir,
+        cwd: std::path::PathBuf,
+        state: StateDir,
+    }
+
+    fn scratch() -> Scratch {
+        let dir = tempfile::tempdir().unwrap();
+        let cwd = dir.path().join("work");
+        std::fs::create_dir(&cwd).unwrap();
+        let state = StateDir::open(dir.path().join("state")).unwrap();
+        Scratch {
+            _dir: dir,
+            cwd,
+            state,
+        }
+    }
+
+    fn cache_file(s: &Scratch, paths: &[OsString]) -> (std::path::PathBuf, blake3::Hash) {
+        let key = Plan::new(paths, &s.cwd).unwrap().key();
+        let path = s
+            .state
+            .root()
+            .join("hash/stat")
+            .join(format!("{}.cache", &key.to_hex()[..32]));
+        (path, key)
+    }
+
+    #[test]
+    fn racy_entries_are_not_kept_and_settled_ones_are_trusted() {
+        let s = scratch();
+        std::fs::write(s.cwd.join("f"), "aaaa").unwrap();
+        let paths = [OsString::from("f")];
+        let (path, key) = cache_file(&s, &paths);
+
+        // Just written: a same-size rewrite within the timestamps' lag
+        // would go unseen, so the digest must not be kept.
+        let fresh = hash_paths(&paths, &s.cwd, &s.state).unwrap();
+        assert!(cache::load(&path, &key).entries[0].known.is_none());
+
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(hash_paths(&paths, &s.cwd, &s.state).unwrap(), fresh);
+        let mut cache = cache::load(&path, &key);
+        let Some((_, Content::File { digest, .. })) = &mut cache.entries[0].known else {
+            panic!("a settled file is kept: {cache:?}");
+        };
+
+        // Prove the cache is trusted: a planted digest comes back as is.
+        *digest = [0; 32];
+        cache::store(&path, &key, &cache);
+        let planted = hash_paths(&paths, &s.cwd, &s.state).unwrap();
+        assert!(planted[0].line.ends_with(&"00".repeat(32)), "{planted:?}");
+
+        // Any change of stamp means reading again.
+        std::fs::write(s.cwd.join("f"), "aaaa").unwrap();
+        assert_eq!(hash_paths(&paths, &s.cwd, &s.state).unwrap(), fresh);
+    }
 }

@@ -167,13 +167,15 @@ impl Plan {
                 .all(|(spec, _)| matches!(spec, Spec::Tracked(_)))
     }
 
-    /// Where the file with `name` lives.
-    pub fn locate(&self, name: &Name) -> PathBuf {
+    /// Puts in `path` where the file with `name` lives.
+    pub fn locate_into(&self, name: &Name, path: &mut PathBuf) {
         let base = match (&self.repo, name.origin) {
             (Some(repo), Origin::Repo) => &repo.root,
             _ => &self.cwd,
         };
-        base.join(OsStr::from_bytes(&name.bytes))
+        path.as_mut_os_string().clear();
+        path.push(base);
+        path.push(OsStr::from_bytes(&name.bytes));
     }
 
     /// Checks that every path matched at least one of `names`.

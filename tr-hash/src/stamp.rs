@@ -42,6 +42,18 @@ impl Stamp {
         }
     }
 
+    /// The stamp in a `stat` structure filled by `fstatat`.
+    pub fn of_stat(stat: &libc::stat) -> Stamp {
+        Stamp {
+            dev: stat.st_dev,
+            ino: stat.st_ino,
+            mode: stat.st_mode,
+            size: stat.st_size as u64,
+            mtime_ns: stat.st_mtime * NS + stat.st_mtime_nsec,
+            ctime_ns: stat.st_ctime * NS + stat.st_ctime_nsec,
+        }
+    }
+
     /// Whether a change made after `scan_start` could leave this stamp as
     /// it is, so that what was read under it cannot be trusted later.
     ///
