@@ -14,6 +14,7 @@
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::digest::Content;
 use crate::list::{Name, Origin, Watch};
@@ -36,13 +37,35 @@ pub struct Cache {
     pub entries: Vec<Entry>,
 }
 
-/// Reads the cache at `path` made for `key`; an empty cache when it is
-/// missing, unreadable, stale in format or made for another key.
-pub fn load(path: &Path, key: &blake3::Hash) -> Cache {
-    let Ok(Some(bytes)) = tr_common::state::read_optional(path) else {
-        return Cache::default();
+/// Cache files not written for this long are removed: their set of
+/// paths is probably gone (a renamed task, a temporary directory). One
+/// still in use costs a cold run.
+const UNUSED_FOR: Duration = Duration::from_secs(30 * 86_400);
+
+/// Reads the cache at `path` made for `key`; `None` when it is missing,
+/// unreadable, stale in format or made for another key.
+pub fn load(path: &Path, key: &blake3::Hash) -> Option<Cache> {
+    let bytes = tr_common::state::read_optional(path).ok()??;
+    decode(&bytes, key)
+}
+
+/// Removes the cache files in `dir` that have not been written for a
+/// long time. Only worth doing when a new cache file is about to appear.
+pub fn prune(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
     };
-    decode(&bytes, key).unwrap_or_default()
+    for entry in entries.flatten() {
+        let unused = entry
+            .metadata()
+            .and_then(|meta| meta.modified())
+            .ok()
+            .and_then(|written| written.elapsed().ok())
+            .is_some_and(|age| age > UNUSED_FOR);
+        if unused && entry.file_name().as_bytes().ends_with(b".cache") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Writes the cache; a failure only costs speed next time, so it is
@@ -275,5 +298,24 @@ mod tests {
         for cut in 0..bytes.len() {
             assert!(decode(&bytes[..cut], &key).is_none(), "cut at {cut}");
         }
+    }
+
+    #[test]
+    fn prune_removes_only_long_unwritten_cache_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join("old.cache");
+        let fresh = dir.path().join("fresh.cache");
+        let other = dir.path().join("old.other");
+        for path in [&old, &fresh, &other] {
+            std::fs::write(path, b"x").unwrap();
+        }
+        let long_ago = std::time::UNIX_EPOCH + Duration::from_secs(946_684_800);
+        for path in [&old, &other] {
+            let file = std::fs::File::options().write(true).open(path).unwrap();
+            file.set_modified(long_ago).unwrap();
+        }
+        prune(dir.path());
+        assert!(!old.exists());
+        assert!(fresh.exists() && other.exists());
     }
 }
