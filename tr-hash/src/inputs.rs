@@ -38,7 +38,9 @@ impl Inputs {
 }
 
 /// Keeps secrets out of the hash input: a variable's value appears only
-/// as this keyed digest, which still changes whenever the value does.
+/// as a BLAKE3 digest in this context of its own, which still changes
+/// whenever the value does. It is the same on every machine, so that
+/// hashes (and cache archive names) agree across machines.
 const ENV_CONTEXT: &str = "taskrunner tr-hash 2026 environment variable value";
 
 /// The lines for `--raw`, `--env` and `--input-cmd`:
