@@ -20,9 +20,9 @@
 //! bytes that are not UTF-8 are quoted and escaped (see `quote.rs`), so a
 //! line never spans two and no two inputs share a line.
 //!
-//! Which files a path stands for is in [`list`](crate::list); how
-//! unchanged files are recognised without reading them is in the stat
-//! cache's docs, `cache.rs` and `stamp.rs`.
+//! Which files a path stands for is told in `list.rs`; how unchanged
+//! files are recognised without reading them, in `cache.rs` and
+//! `stamp.rs`.
 
 mod cache;
 mod cli;
