@@ -49,7 +49,7 @@ pub struct Examined {
 }
 
 /// Below this many paths, threads cost more than they save.
-const PATHS_PER_THREAD: usize = 64;
+const PATHS_PER_THREAD: usize = 256;
 
 /// How many paths a thread takes at a time: neighbours share a directory.
 const CHUNK: usize = 32;
