@@ -557,3 +557,22 @@ fn cli_errors_are_one_line_with_usage_status() {
     );
     assert!(tree.bin(&["--version"]).status.success());
 }
+
+#[test]
+fn many_files_are_examined_in_parallel_in_a_stable_order() {
+    let tree = Tree::git();
+    for i in 0..700 {
+        tree.write(format!("many/d{}/f{i}", i % 7), &format!("content {i}"));
+    }
+    tree.commit_all();
+    let first = tree.hash(&["many"]);
+    assert_eq!(first.hash_input.lines().count(), 700);
+    let mut sorted: Vec<&str> = first.hash_input.lines().collect();
+    sorted.sort_unstable();
+    assert_eq!(sorted.join("\n") + "\n", first.hash_input);
+
+    tree.write("many/d3/f500", "edited");
+    let again = tree.hash(&["many"]);
+    assert_eq!(first.changed_files(&again), ["many/d3/f500"]);
+    assert_eq!(tree.hash(&["many"]), again);
+}
