@@ -121,19 +121,39 @@ impl Build {
     pub fn record_result(&self, name: &TaskName, code: i32) -> io::Result<()> {
         state::write_atomic(&self.result_path(name), code.to_string().as_bytes())
     }
+}
 
-    /// Makes `builds/<id>/bin` with `tr-run` and `taskrunner` pointing at
-    /// this executable, so that tasks find the runner even when it is not
-    /// on `PATH` (run through `cargo run`, say).
-    pub fn bin_dir(&self) -> io::Result<PathBuf> {
-        let exe = std::env::current_exe()?;
-        let bin = self.dir.join("bin");
-        fs::create_dir(&bin)?;
-        for name in ["tr-run", "taskrunner"] {
-            std::os::unix::fs::symlink(&exe, bin.join(name))?;
+/// A folder with `tr-run` and `taskrunner` links to this executable, for
+/// the front of the tasks' `PATH`, so that they find the runner even when
+/// it is not on `PATH` (run through `cargo run`, say). It is made once per
+/// executable path, `bin/<hash>/` in the state directory, and reused.
+pub fn runner_bin_dir(state: &StateDir) -> io::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    // FNV-1a: a stable name for the path; a collision would only make two
+    // paths share links, both of which point at a tr-run.
+    let hash = exe
+        .as_os_str()
+        .as_encoded_bytes()
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+    let bin = state
+        .dir(&format!("bin/{hash:016x}"))
+        .map_err(io::Error::other)?;
+    for name in ["tr-run", "taskrunner"] {
+        let link = bin.join(name);
+        if fs::read_link(&link).is_ok_and(|target| target == exe) {
+            continue;
         }
-        Ok(bin)
+        // Build the link aside and rename it over, so that a concurrent
+        // run never sees it missing.
+        let tmp = bin.join(format!(".{name}.{}", std::process::id()));
+        let _ = fs::remove_file(&tmp);
+        std::os::unix::fs::symlink(&exe, &tmp)?;
+        fs::rename(&tmp, &link)?;
     }
+    Ok(bin)
 }
 
 /// Removes build folders not modified for `keep_days` days.

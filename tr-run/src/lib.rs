@@ -129,6 +129,7 @@ fn run_task(args: Args) -> Result<i32, RunError> {
 
     let mut task = Task {
         name: &name,
+        state: &state,
         settings: &settings,
         build: &build,
         args: &args,
@@ -160,6 +161,7 @@ fn run_task(args: Args) -> Result<i32, RunError> {
 /// One task being run.
 struct Task<'a> {
     name: &'a TaskName,
+    state: &'a StateDir,
     settings: &'a Settings,
     build: &'a Build,
     args: &'a Args,
@@ -258,7 +260,7 @@ impl Task<'_> {
             .env(snapshot::FUNCTION_VAR, snapshot::function_definition())
             .env(HELD_VAR, tr_lock::held_var_with(self.name));
         if self.build.is_toplevel
-            && let Ok(bin) = self.build.bin_dir()
+            && let Ok(bin) = build::runner_bin_dir(self.state)
         {
             let mut path = OsString::from(bin);
             if let Some(old) = std::env::var_os("PATH") {
