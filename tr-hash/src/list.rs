@@ -17,8 +17,8 @@
 //! Asking git for the list costs a process start or three, so the list is
 //! kept in the stat cache together with the evidence that it still holds
 //! ([`Watch`]): the stamps of every directory under the paths that git
-//! does not ignore, of each `.gitignore` in them and of git's index and
-//! exclude files. Creating, deleting or renaming a file changes its
+//! does not ignore as a whole, of each `.gitignore` in them and of git's
+//! index, exclude and configuration files. Creating, deleting or renaming a file changes its
 //! directory's stamp; editing an ignore rule changes a rule file's stamp.
 
 use std::ffi::{OsStr, OsString};
@@ -266,15 +266,14 @@ impl Plan {
         .args(rels.iter().map(|rel| OsStr::from_bytes(rel)));
         let ls = start(ls, root)?;
         let evidence = if cacheable {
-            let mut status = git(root);
-            status
-                .args(["--no-optional-locks", "--literal-pathspecs", "status"])
-                .args(["--porcelain=v1", "-z", "--ignored=matching"])
-                .args(["--untracked-files=normal", "--no-renames", "--"])
+            let mut ignored = git(root);
+            ignored
+                .args(["--literal-pathspecs", "ls-files", "-z", "--others"])
+                .args(["--ignored", "--exclude-standard", "--directory", "--"])
                 .args(rels.iter().map(|rel| OsStr::from_bytes(rel)));
             let mut config = git(root);
             config.args(["config", "--path", "--get", "core.excludesFile"]);
-            Some((start(status, root)?, start(config, root)?))
+            Some((start(ignored, root)?, start(config, root)?))
         } else {
             None
         };
@@ -284,19 +283,18 @@ impl Plan {
             origin: Origin::Repo,
             bytes: path.strip_suffix(b"/").unwrap_or(path).to_vec(),
         }));
-        let Some((status, config)) = evidence else {
+        let Some((ignored, config)) = evidence else {
             return Ok(None);
         };
-        let status = finish(status, "status", root)?;
+        let ignored = finish(ignored, "ls-files", root)?;
         let excludes_file = config
             .wait_with_output()
             .ok()
             .filter(|out| out.status.success())
             .map(|out| PathBuf::from(OsStr::from_bytes(out.stdout.trim_ascii())));
+        let ignored = ignored_dirs(root, &ignored)?;
+        let ignored: Vec<&[u8]> = ignored.iter().map(Vec::as_slice).collect();
 
-        let ignored: Vec<&[u8]> = split_nul(&status)
-            .filter_map(|entry| entry.strip_prefix(b"!! ")?.strip_suffix(b"/"))
-            .collect();
         let mut watch: Vec<Watch> = repo
             .rule_files(excludes_file)
             .into_iter()
@@ -356,6 +354,77 @@ impl Plan {
         }
         Ok(())
     }
+}
+
+/// The directories that git ignores as a whole, from the output of `git
+/// ls-files --others --ignored --directory`.
+///
+/// That output collapses a directory that matches an ignore rule into
+/// `DIR/`, but also shows `DIR/` for a directory that merely holds
+/// nothing but ignored files, followed by those files. Only the first
+/// kind may be left unwatched (a new file in the second kind counts), so
+/// the candidates, the `DIR/` lines with nothing listed under them, are
+/// confirmed with `git check-ignore`, which answers for the directory's
+/// own name.
+fn ignored_dirs(root: &Path, listed: &[u8]) -> Result<Vec<Vec<u8>>, HashError> {
+    let mut entries: Vec<&[u8]> = split_nul(listed).collect();
+    entries.sort_unstable();
+    let candidates: Vec<&[u8]> = entries
+        .iter()
+        .enumerate()
+        .filter(|(i, entry)| {
+            // check-ignore reads glob characters as such; a directory with
+            // them in its name is simply watched.
+            entry.ends_with(b"/")
+                && !entry
+                    .iter()
+                    .any(|b| matches!(b, b'*' | b'?' | b'[' | b'\\'))
+                && entries
+                    .get(i + 1)
+                    .is_none_or(|next| !next.starts_with(entry))
+        })
+        .map(|(_, entry)| *entry)
+        .collect();
+    if candidates.is_empty() {
+        return Ok(Vec::new());
+    }
+
+    let mut check = git(root);
+    check
+        .args(["check-ignore", "-z", "--stdin"])
+        .stdin(std::process::Stdio::piped());
+    let mut child = start(check, root)?;
+    let mut input = Vec::new();
+    for candidate in &candidates {
+        input.extend_from_slice(candidate);
+        input.push(0);
+    }
+    let stdin = child.stdin.take();
+    // Written from another thread: git answers while it reads, and a full
+    // pipe each way would stall both.
+    let output = std::thread::scope(|scope| {
+        scope.spawn(move || {
+            if let Some(mut stdin) = stdin {
+                let _ = std::io::Write::write_all(&mut stdin, &input);
+            }
+        });
+        child.wait_with_output()
+    })
+    .map_err(|source| HashError::GitSpawn {
+        dir: root.display().to_string(),
+        source,
+    })?;
+    // Status 1 means that none is ignored.
+    if !matches!(output.status.code(), Some(0 | 1)) {
+        return Err(HashError::Git {
+            args: "check-ignore".to_owned(),
+            dir: root.display().to_string(),
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        });
+    }
+    Ok(split_nul(&output.stdout)
+        .map(|dir| dir.strip_suffix(b"/").unwrap_or(dir).to_vec())
+        .collect())
 }
 
 /// Adds every file under `name` (or `name` itself) to `names`.

@@ -576,3 +576,27 @@ fn many_files_are_examined_in_parallel_in_a_stable_order() {
     assert_eq!(first.changed_files(&again), ["many/d3/f500"]);
     assert_eq!(tree.hash(&["many"]), again);
 }
+
+#[test]
+fn the_cached_file_list_watches_directories_of_ignored_files() {
+    let tree = Tree::git();
+    tree.write(".gitignore", "*.o\nbuild/\n");
+    tree.write("src/main.c", "m");
+    tree.write("src/objs/a.o", "only ignored files here");
+    tree.write("src/build/deep/x", "ignored as a whole");
+    tree.commit_all();
+    std::thread::sleep(Duration::from_millis(60));
+    let first = tree.hash(&["src"]);
+    assert_eq!(first.hash_input.lines().count(), 1, "{}", first.hash_input);
+    assert_eq!(tree.hash(&["src"]), first);
+
+    tree.write("src/build/deep/y", "still ignored");
+    assert_eq!(tree.hash(&["src"]).hash, first.hash);
+    tree.write("src/objs/new.c", "counts");
+    let added = tree.hash(&["src"]);
+    assert!(
+        added.hash_input.contains("file src/objs/new.c "),
+        "{}",
+        added.hash_input
+    );
+}
