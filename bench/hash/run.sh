@@ -59,6 +59,8 @@ run() {
 }
 
 echo "measuring..."
+# The old method is at its best when the index's stat data is fresh.
+git update-index -q --refresh
 run cold --prepare "rm -rf $TASKRUNNER_STATE_DIRECTORY/hash/stat" -n tr-hash "$ours" \
     --prepare true -n sha256sum "$sha" --prepare true -n old-runner "$old"
 $ours >/dev/null

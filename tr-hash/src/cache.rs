@@ -17,8 +17,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::digest::Content;
-use crate::list::{Name, Origin, Watch};
+use crate::list::{Name, Origin};
 use crate::stamp::Stamp;
+use crate::watch::Watch;
 
 const MAGIC: &[u8] = b"tr-hash stat cache 1\n";
 

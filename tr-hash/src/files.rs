@@ -11,8 +11,9 @@ use tr_common::StateDir;
 use crate::HashError;
 use crate::cache::{self, Cache, Entry};
 use crate::digest::{self, Content};
-use crate::list::{Name, Plan, Watch};
+use crate::list::{Name, Plan};
 use crate::quote;
+use crate::watch::Watch;
 
 /// The hash-input line of one listed file, with its name as shown.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -36,6 +36,7 @@ mod quote;
 mod repo;
 mod saved;
 mod stamp;
+mod watch;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};

@@ -16,10 +16,9 @@
 //!
 //! Asking git for the list costs a process start or three, so the list is
 //! kept in the stat cache together with the evidence that it still holds
-//! ([`Watch`]): the stamps of every directory under the paths that git
+//! (see `watch.rs`): the stamps of every directory under the paths that git
 //! does not ignore as a whole, of each `.gitignore` in them and of git's
-//! index, exclude and configuration files. Creating, deleting or renaming a file changes its
-//! directory's stamp; editing an ignore rule changes a rule file's stamp.
+//! //! index, exclude and configuration files.
 
 use std::ffi::{OsStr, OsString};
 use std::fs;
@@ -28,8 +27,8 @@ use std::path::{Component, Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::HashError;
-use crate::repo::{Repo, finish, git, start};
-use crate::stamp::Stamp;
+use crate::repo::{Repo, finish, git, split_nul, start};
+use crate::watch::{self, Watch};
 
 /// What a listed name is relative to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -45,26 +44,6 @@ pub enum Origin {
 pub struct Name {
     pub origin: Origin,
     pub bytes: Vec<u8>,
-}
-
-/// A file or directory whose stamp vouches for a cached list.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Watch {
-    pub path: PathBuf,
-    pub stamp: Option<Stamp>,
-}
-
-impl Watch {
-    fn now(path: PathBuf) -> Watch {
-        let stamp = fs::symlink_metadata(&path).ok().map(|m| Stamp::of(&m));
-        Watch { path, stamp }
-    }
-
-    /// Whether the path still has the stamp it had.
-    pub fn holds(&self) -> bool {
-        let now = fs::symlink_metadata(&self.path).ok().map(|m| Stamp::of(&m));
-        now == self.stamp
-    }
 }
 
 /// The names found, and the evidence for them when they may be cached.
@@ -292,27 +271,8 @@ impl Plan {
             .ok()
             .filter(|out| out.status.success())
             .map(|out| PathBuf::from(OsStr::from_bytes(out.stdout.trim_ascii())));
-        let ignored = ignored_dirs(root, &ignored)?;
-        let ignored: Vec<&[u8]> = ignored.iter().map(Vec::as_slice).collect();
-
-        let mut watch: Vec<Watch> = repo
-            .rule_files(excludes_file)
-            .into_iter()
-            .map(Watch::now)
-            .collect();
-        let mut dirs = Vec::new();
-        for rel in &rels {
-            let rel: &[u8] = if *rel == b"." { b"" } else { rel };
-            watch_ancestors(root, rel, &mut dirs);
-            watch_tree(root, rel, &ignored, &mut dirs);
-        }
-        dirs.sort_unstable();
-        dirs.dedup();
-        for dir in dirs {
-            watch.push(Watch::now(dir.join(".gitignore")));
-            watch.push(Watch::now(dir));
-        }
-        Ok(Some(watch))
+        let ignored = watch::ignored_dirs(root, &ignored)?;
+        Ok(Some(watch::gather(repo, &rels, &ignored, excludes_file)))
     }
 
     fn list_magic(
@@ -356,77 +316,6 @@ impl Plan {
     }
 }
 
-/// The directories that git ignores as a whole, from the output of `git
-/// ls-files --others --ignored --directory`.
-///
-/// That output collapses a directory that matches an ignore rule into
-/// `DIR/`, but also shows `DIR/` for a directory that merely holds
-/// nothing but ignored files, followed by those files. Only the first
-/// kind may be left unwatched (a new file in the second kind counts), so
-/// the candidates, the `DIR/` lines with nothing listed under them, are
-/// confirmed with `git check-ignore`, which answers for the directory's
-/// own name.
-fn ignored_dirs(root: &Path, listed: &[u8]) -> Result<Vec<Vec<u8>>, HashError> {
-    let mut entries: Vec<&[u8]> = split_nul(listed).collect();
-    entries.sort_unstable();
-    let candidates: Vec<&[u8]> = entries
-        .iter()
-        .enumerate()
-        .filter(|(i, entry)| {
-            // check-ignore reads glob characters as such; a directory with
-            // them in its name is simply watched.
-            entry.ends_with(b"/")
-                && !entry
-                    .iter()
-                    .any(|b| matches!(b, b'*' | b'?' | b'[' | b'\\'))
-                && entries
-                    .get(i + 1)
-                    .is_none_or(|next| !next.starts_with(entry))
-        })
-        .map(|(_, entry)| *entry)
-        .collect();
-    if candidates.is_empty() {
-        return Ok(Vec::new());
-    }
-
-    let mut check = git(root);
-    check
-        .args(["check-ignore", "-z", "--stdin"])
-        .stdin(std::process::Stdio::piped());
-    let mut child = start(check, root)?;
-    let mut input = Vec::new();
-    for candidate in &candidates {
-        input.extend_from_slice(candidate);
-        input.push(0);
-    }
-    let stdin = child.stdin.take();
-    // Written from another thread: git answers while it reads, and a full
-    // pipe each way would stall both.
-    let output = std::thread::scope(|scope| {
-        scope.spawn(move || {
-            if let Some(mut stdin) = stdin {
-                let _ = std::io::Write::write_all(&mut stdin, &input);
-            }
-        });
-        child.wait_with_output()
-    })
-    .map_err(|source| HashError::GitSpawn {
-        dir: root.display().to_string(),
-        source,
-    })?;
-    // Status 1 means that none is ignored.
-    if !matches!(output.status.code(), Some(0 | 1)) {
-        return Err(HashError::Git {
-            args: "check-ignore".to_owned(),
-            dir: root.display().to_string(),
-            stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-        });
-    }
-    Ok(split_nul(&output.stdout)
-        .map(|dir| dir.strip_suffix(b"/").unwrap_or(dir).to_vec())
-        .collect())
-}
-
 /// Adds every file under `name` (or `name` itself) to `names`.
 fn walk_outside(cwd: &Path, name: Vec<u8>, names: &mut Vec<Name>) -> Result<(), HashError> {
     let path = cwd.join(OsStr::from_bytes(&name));
@@ -462,51 +351,6 @@ fn read_error(path: &Path, source: std::io::Error) -> HashError {
         path: path.display().to_string(),
         source,
     }
-}
-
-/// Adds the directories from the top of the work tree down to the one
-/// holding `rel`: their `.gitignore` files apply to it, and creating or
-/// removing `rel` changes its parent.
-fn watch_ancestors(root: &Path, rel: &[u8], dirs: &mut Vec<PathBuf>) {
-    dirs.push(root.to_owned());
-    let mut at = root.to_owned();
-    let mut parts = rel.split(|&b| b == b'/').peekable();
-    while let Some(part) = parts.next() {
-        if parts.peek().is_none() {
-            break;
-        }
-        at.push(OsStr::from_bytes(part));
-        dirs.push(at.clone());
-    }
-}
-
-/// Adds `rel`, when it is a directory, and every directory under it that
-/// git does not ignore as a whole and that is not another repository.
-fn watch_tree(root: &Path, rel: &[u8], ignored: &[&[u8]], dirs: &mut Vec<PathBuf>) {
-    let path = root.join(OsStr::from_bytes(rel));
-    if !rel.is_empty() && (ignored.contains(&rel) || path.join(".git").exists()) {
-        return;
-    }
-    let Ok(entries) = fs::read_dir(&path) else {
-        return;
-    };
-    dirs.push(path);
-    for entry in entries.flatten() {
-        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-        if !is_dir || entry.file_name() == ".git" {
-            continue;
-        }
-        let mut child = rel.to_vec();
-        if !child.is_empty() {
-            child.push(b'/');
-        }
-        child.extend_from_slice(entry.file_name().as_bytes());
-        watch_tree(root, &child, ignored, dirs);
-    }
-}
-
-fn split_nul(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
-    bytes.split(|&b| b == 0).filter(|part| !part.is_empty())
 }
 
 fn is_magic(path: &OsStr, cwd: &Path) -> bool {

@@ -171,3 +171,8 @@ fn spawn_error(dir: &Path, source: std::io::Error) -> HashError {
         source,
     }
 }
+
+/// The parts of `git -z` output.
+pub fn split_nul(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    bytes.split(|&b| b == 0).filter(|part| !part.is_empty())
+}
