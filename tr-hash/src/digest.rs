@@ -15,12 +15,11 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::SystemTime;
 
 use crate::HashError;
 use crate::cache::Entry;
 use crate::list::Plan;
-use crate::stamp::Stamp;
+use crate::stamp::{FileTime, Stamp};
 
 /// What a listed path holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,7 +58,7 @@ const CHUNK: usize = 32;
 pub fn examine_all(
     plan: &Plan,
     entries: &[Entry],
-    scan_start: SystemTime,
+    scan_start: FileTime,
 ) -> Result<Vec<Examined>, HashError> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -115,7 +114,7 @@ pub fn examine_all(
 /// and the directory last looked in.
 struct Looker<'a> {
     plan: &'a Plan,
-    scan_start: SystemTime,
+    scan_start: FileTime,
     path: PathBuf,
     dir: Vec<u8>,
     dir_fd: Option<OwnedFd>,
@@ -123,7 +122,7 @@ struct Looker<'a> {
 }
 
 impl<'a> Looker<'a> {
-    fn new(plan: &'a Plan, scan_start: SystemTime) -> Looker<'a> {
+    fn new(plan: &'a Plan, scan_start: FileTime) -> Looker<'a> {
         Looker {
             plan,
             scan_start,

@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::Path;
-use std::time::SystemTime;
 
 use tr_common::StateDir;
 
@@ -13,6 +12,7 @@ use crate::cache::{self, Cache, Entry};
 use crate::digest::{self, Content};
 use crate::list::{Name, Plan};
 use crate::quote;
+use crate::stamp::FileTime;
 use crate::watch::Watch;
 
 /// The hash-input line of one listed file, with its name as shown.
@@ -28,7 +28,7 @@ pub fn hash_paths(
     cwd: &Path,
     state: &StateDir,
 ) -> Result<Vec<FileLine>, HashError> {
-    let scan_start = SystemTime::now();
+    let scan_start = FileTime::now();
     let plan = Plan::new(paths, cwd)?;
     let key = plan.key();
     let cache_dir = state.dir("hash/stat")?;

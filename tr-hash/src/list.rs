@@ -24,10 +24,10 @@ use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
-use std::time::SystemTime;
 
 use crate::HashError;
 use crate::repo::{Repo, finish, git, split_nul, start};
+use crate::stamp::FileTime;
 use crate::watch::{self, Watch};
 
 /// What a listed name is relative to.
@@ -182,10 +182,9 @@ impl Plan {
 
     /// Lists the files, asking git or reading directories.
     ///
-    /// `scan_start` is when hashing began: evidence stamped after it
-    /// (less the timestamps' lag) cannot vouch for the list, so such a
-    /// list is not cached.
-    pub fn list(&self, scan_start: SystemTime) -> Result<Listing, HashError> {
+    /// `scan_start` is when hashing began: evidence stamped since then
+    /// cannot vouch for the list, so such a list is not cached.
+    pub fn list(&self, scan_start: FileTime) -> Result<Listing, HashError> {
         let mut names = Vec::new();
         let mut watch = None;
         if let Some(repo) = &self.repo {

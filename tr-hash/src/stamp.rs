@@ -1,9 +1,9 @@
 //! What `lstat` says about a file, enough to tell that it has not changed
-//! since it was last read, as git's index does.
+//! since it was last read, as git's index does; and when such a stamp
+//! cannot be trusted.
 
 use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Device, inode, mode, size and both timestamps of one file.
 ///
@@ -19,15 +19,42 @@ pub struct Stamp {
     pub ctime_ns: i64,
 }
 
-/// How far file timestamps may lag behind the clock. Linux stamps files
-/// from a coarse clock that trails the precise one by up to a tick (at
-/// most 10 ms); this leaves room for twice that.
-const FINE_MARGIN_NS: i64 = 20_000_000;
-
-/// The same for file systems that keep whole seconds only.
-const COARSE_MARGIN_NS: i64 = 2_000_000_000;
+/// A moment on the clock that file times come from, in nanoseconds since
+/// the epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct FileTime(i64);
 
 const NS: i64 = 1_000_000_000;
+
+/// Room for file systems that keep times coarser than the clock's tick
+/// (a few milliseconds) without rounding them to whole seconds.
+const FINE_MARGIN_NS: i64 = 5_000_000;
+
+/// Room for file systems that keep whole seconds only (two for FAT).
+const COARSE_MARGIN_NS: i64 = 2 * NS;
+
+impl FileTime {
+    /// Now, as a file written now would be stamped.
+    ///
+    /// Linux stamps files from its coarse real-time clock, which trails
+    /// the precise one by up to a tick; reading that same clock makes the
+    /// racy test below exact instead of guessing the lag. Newer kernels
+    /// may stamp more finely than the coarse clock, which only makes
+    /// more entries look racy, never fewer.
+    pub fn now() -> FileTime {
+        let mut now = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `now` is valid for writes for the duration of the call.
+        let rc = unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut now) };
+        if rc != 0 {
+            // SAFETY: as above; CLOCK_REALTIME always exists.
+            unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut now) };
+        }
+        FileTime(now.tv_sec * NS + now.tv_nsec)
+    }
+}
 
 impl Stamp {
     /// The stamp of `meta`, which came from `lstat`.
@@ -59,32 +86,24 @@ impl Stamp {
     ///
     /// This is git's "racy clean" case: a file written again within the
     /// timestamp granularity of the moment it was read keeps its
-    /// timestamps. Anything stamped at or after the scan began, less the
-    /// lag of file timestamps, is read again next time.
-    pub fn is_racy(&self, scan_start: SystemTime) -> bool {
+    /// timestamps. A later write gets a time no earlier than the scan's
+    /// start, so only a stamp at or after it (less the granularity) can
+    /// repeat; such a file is read again next time.
+    pub fn is_racy(&self, scan_start: FileTime) -> bool {
         let whole_seconds = self.mtime_ns % NS == 0 && self.ctime_ns % NS == 0;
         let margin = if whole_seconds {
             COARSE_MARGIN_NS
         } else {
             FINE_MARGIN_NS
         };
-        let limit = nanos_since_epoch(scan_start) - margin;
+        let limit = scan_start.0 - margin;
         self.mtime_ns >= limit || self.ctime_ns >= limit
-    }
-}
-
-/// `time` as nanoseconds since the epoch.
-pub fn nanos_since_epoch(time: SystemTime) -> i64 {
-    match time.duration_since(UNIX_EPOCH) {
-        Ok(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
-        Err(e) => -i64::try_from(e.duration().as_nanos()).unwrap_or(i64::MAX),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     fn stamp(mtime_ns: i64) -> Stamp {
         Stamp {
@@ -99,18 +118,29 @@ mod tests {
 
     #[test]
     fn entries_stamped_near_the_scan_are_racy() {
-        let start = UNIX_EPOCH + Duration::from_secs(1_000_000);
-        let at = nanos_since_epoch(start);
+        let at = 1_000_000 * NS;
+        let start = FileTime(at);
         assert!(stamp(at + 5).is_racy(start), "after the scan began");
-        assert!(stamp(at - 1_000).is_racy(start), "within the clock's lag");
+        assert!(stamp(at - 1_000).is_racy(start), "within the granularity");
         assert!(!stamp(at - NS / 2 + 7).is_racy(start), "well before");
     }
 
     #[test]
     fn whole_second_stamps_get_a_wider_margin() {
-        let start = UNIX_EPOCH + Duration::from_secs(1_000_000);
-        let at = nanos_since_epoch(start);
+        let at = 1_000_000 * NS;
+        let start = FileTime(at);
         assert!(stamp(at - NS).is_racy(start));
         assert!(!stamp(at - 3 * NS).is_racy(start));
+    }
+
+    #[test]
+    fn a_file_written_now_is_racy() {
+        let dir = tempfile::tempdir().unwrap();
+        let before = FileTime::now();
+        std::fs::write(dir.path().join("f"), "x").unwrap();
+        let meta = std::fs::symlink_metadata(dir.path().join("f")).unwrap();
+        let stamped = Stamp::of(&meta);
+        assert!(stamped.mtime_ns >= before.0 - FINE_MARGIN_NS, "{stamped:?}");
+        assert!(stamped.is_racy(before));
     }
 }
