@@ -5,7 +5,12 @@
 use std::path::{Path, PathBuf};
 
 fn tools() -> Vec<clap::Command> {
-    vec![tr_run::command(), tr_lock::command(), tr_log::command()]
+    vec![
+        tr_run::command(),
+        tr_lock::command(),
+        tr_log::command(),
+        tr_hash::command(),
+    ]
 }
 
 fn check(path: PathBuf, fresh: Vec<u8>, stale: &mut Vec<PathBuf>) {

@@ -134,8 +134,11 @@ fn run_task(args: Args) -> Result<i32, RunError> {
         build: &build,
         args: &args,
         failed_request: false,
+        skipped: false,
+        to_save: None,
     };
     let code = task.execute(&mut out, toplevel.exports);
+    let code = task.finish(&mut out, code);
 
     if let Err(e) = build.record_result(&name, code) {
         out.message(
@@ -168,6 +171,10 @@ struct Task<'a> {
     /// A request on the command pipe was refused: the task fails even if
     /// it ignores the answer.
     failed_request: bool,
+    /// `snapshot` decided the task need not run.
+    skipped: bool,
+    /// The inputs' hash, saved if the task succeeds.
+    to_save: Option<tr_hash::Computed>,
 }
 
 impl Task<'_> {
@@ -311,7 +318,10 @@ impl Task<'_> {
                     &format!("Running cmdpipe command: {}", String::from_utf8_lossy(line)),
                 );
                 match SnapshotArgs::parse(words[1..].to_vec()) {
-                    Ok(args) => Some(self.snapshot(out, &args)),
+                    Ok(args) => {
+                        out.message(Level::Debug, &format!("snapshot: {args:?}"));
+                        Some(self.snapshot(out, &args))
+                    }
                     Err(reason) => {
                         out.message(Level::Error, &format!("snapshot: {reason}"));
                         self.failed_request = true;
@@ -341,11 +351,134 @@ impl Task<'_> {
         }
     }
 
-    /// Decides whether the task runs. Until input hashing is wired in,
-    /// every task runs: the answer is always `true`.
+    /// Decides whether the task runs: the answer is `true` to run on,
+    /// `exit 0` to skip, `exit 1` on error.
     fn snapshot(&mut self, out: &mut TaskOutput, args: &SnapshotArgs) -> Vec<u8> {
-        out.message(Level::Debug, &format!("snapshot: {args:?}"));
-        b"true".to_vec()
+        const RUN: &[u8] = b"true";
+        const SKIP: &[u8] = b"exit 0";
+
+        self.skipped = false;
+        self.to_save = None;
+        if !args.has_inputs() {
+            out.message(Level::Debug, "No inputs declared, running task");
+            return RUN.to_vec();
+        }
+        let inputs = tr_hash::Inputs {
+            paths: args.paths.clone(),
+            raw: args.raw.clone(),
+            env: args.env.clone(),
+            input_cmds: args.input_cmds.clone(),
+        };
+        let cwd = match std::env::current_dir() {
+            Ok(cwd) => cwd,
+            Err(e) => return self.refuse(out, &format!("cannot read the working directory: {e}")),
+        };
+        let current = match tr_hash::compute(&inputs, &cwd, self.state) {
+            Ok(current) => current,
+            Err(err) => return self.refuse(out, &diag::chain(&err)),
+        };
+
+        let saved = tr_hash::load(self.state, self.name);
+        let saved = match saved {
+            tr_hash::Loaded::Saved(info) => Some(info),
+            tr_hash::Loaded::Absent(why) => {
+                out.message(Level::Debug, &why);
+                None
+            }
+        };
+        let saved_hash = saved.as_ref().map_or("", |info| info.hash.as_str());
+        if saved_hash == current.hash && !self.args.force {
+            out.message(
+                Level::Debug,
+                &format!("Hash matches, hash={saved_hash}, skipping"),
+            );
+            if self.build.is_toplevel {
+                out.message(Level::Info, "skipped, inputs unchanged");
+            }
+            self.skipped = true;
+            return SKIP.to_vec();
+        }
+        out.message(
+            Level::Debug,
+            &format!(
+                "Hash mismatch, saved={saved_hash}, current={}",
+                current.hash
+            ),
+        );
+        if let Some(info) = &saved {
+            out.message(
+                Level::Debug,
+                &format!(
+                    "Why it runs (- saved, + now):\n{}",
+                    tr_hash::explain_diff(&info.hash_input, &current.hash_input).trim_end()
+                ),
+            );
+        }
+        out.message(Level::Info, "Inputs changed, running task");
+        self.to_save = Some(current);
+        RUN.to_vec()
+    }
+
+    /// Fails a `snapshot` call with an error line.
+    fn refuse(&mut self, out: &mut TaskOutput, reason: &str) -> Vec<u8> {
+        out.message(Level::Error, &format!("snapshot: {reason}"));
+        self.failed_request = true;
+        b"exit 1".to_vec()
+    }
+
+    /// What follows the task's end: the messages of a task whose inputs
+    /// were hashed, and saving the hash of a success. Returns the task's
+    /// final exit code.
+    fn finish(&mut self, out: &mut TaskOutput, code: i32) -> i32 {
+        let Some(before) = self.to_save.take() else {
+            return code;
+        };
+        if code != exit::SUCCESS {
+            out.message(Level::Error, &format!("Failed, exit code: {code}"));
+            return code;
+        }
+        out.message(Level::Info, "success");
+
+        // A task that changes its own inputs would be skipped next time
+        // with outputs built from inputs that no longer exist.
+        let after = match before.rehash_files(self.state) {
+            Ok(after) => after,
+            Err(err) => {
+                out.message(
+                    Level::Warn,
+                    &format!(
+                        "cannot hash the inputs again, the hash is not saved: {}",
+                        diag::chain(&err)
+                    ),
+                );
+                return code;
+            }
+        };
+        let changed = before.changed_files(&after);
+        if !changed.is_empty() {
+            out.message(
+                Level::Warn,
+                &format!(
+                    "inputs changed while the task ran, the hash is not saved: {}",
+                    changed.join(", ")
+                ),
+            );
+            return code;
+        }
+
+        let info = tr_hash::HashInfo {
+            hash: before.hash.clone(),
+            hash_input: before.hash_input.clone(),
+            main_branch_commit: None,
+        };
+        out.message(Level::Debug, &format!("Saving hash {}", info.hash));
+        if let Err(err) = tr_hash::save(self.state, self.name, &info) {
+            out.message(
+                Level::Warn,
+                &format!("cannot save the hash: {}", diag::chain(&err)),
+            );
+        }
+        code
     }
 }
 
