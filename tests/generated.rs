@@ -10,6 +10,7 @@ fn tools() -> Vec<clap::Command> {
         tr_lock::command(),
         tr_log::command(),
         tr_hash::command(),
+        tr_check::command(),
     ]
 }
 

@@ -136,6 +136,8 @@ fn run_task(args: Args) -> Result<i32, RunError> {
         failed_request: false,
         skipped: false,
         to_save: None,
+        asked_status: false,
+        reporter: Lazy::Unmade,
     };
     let code = task.execute(&mut out, toplevel.exports);
     let code = task.finish(&mut out, code);
@@ -175,6 +177,17 @@ struct Task<'a> {
     skipped: bool,
     /// The inputs' hash, saved if the task succeeds.
     to_save: Option<tr_hash::Computed>,
+    /// The task asked for a commit status (`snapshot --commit-status`).
+    asked_status: bool,
+    /// Reports commit statuses, made when first needed.
+    reporter: Lazy<tr_check::Reporter>,
+}
+
+/// A value made on first use, or the reason it could not be.
+enum Lazy<T> {
+    Unmade,
+    Made(T),
+    Failed,
 }
 
 impl Task<'_> {
@@ -351,9 +364,81 @@ impl Task<'_> {
         }
     }
 
+    /// Answers `snapshot`: the decision, and a commit status if asked.
+    fn snapshot(&mut self, out: &mut TaskOutput, args: &SnapshotArgs) -> Vec<u8> {
+        let answer = self.decide(out, args);
+        self.asked_status = args.commit_status;
+        if args.commit_status && !self.failed_request {
+            let status =
+                tr_check::rules::at_snapshot(self.name.as_str(), self.skipped, args.has_inputs());
+            self.report(out, &status);
+        }
+        answer
+    }
+
+    /// Reports a commit status when they are enabled. A failure to report
+    /// is a warning: it never changes the build's result.
+    fn report(&mut self, out: &mut TaskOutput, status: &tr_check::StatusRequest) {
+        if let Some(reporter) = self.reporter(out)
+            && let Err(err) = reporter.report(status)
+        {
+            out.message(
+                Level::Warn,
+                &format!("cannot report the commit status: {}", diag::chain(&err)),
+            );
+        }
+    }
+
+    /// The commit status reporter, when `TASKRUNNER_ENABLE_COMMIT_STATUS=1`.
+    fn reporter(&mut self, out: &mut TaskOutput) -> Option<&tr_check::Reporter> {
+        if let Lazy::Unmade = self.reporter {
+            self.reporter = match tr_check::Reporter::enabled_from_env(self.state) {
+                Ok(Some(reporter)) => Lazy::Made(reporter),
+                Ok(None) => Lazy::Failed,
+                Err(err) => {
+                    out.message(
+                        Level::Warn,
+                        &format!("commit statuses are off: {}", diag::chain(&err)),
+                    );
+                    Lazy::Failed
+                }
+            };
+        }
+        match &self.reporter {
+            Lazy::Made(reporter) => Some(reporter),
+            _ => None,
+        }
+    }
+
+    /// Reports the task's end as the rules of SPEC §7 say.
+    fn report_end(&mut self, out: &mut TaskOutput, code: i32) {
+        if !tr_check::is_enabled() {
+            return;
+        }
+        let end = tr_check::rules::TaskEnd {
+            asked: self.asked_status,
+            skipped: self.skipped,
+            succeeded: code == exit::SUCCESS,
+        };
+        let name = self.name;
+        let Some(reporter) = self.reporter(out) else {
+            return;
+        };
+        let status =
+            tr_check::rules::at_end(name.as_str(), end, |context| reporter.has_status(context));
+        match status {
+            Ok(Some(status)) => self.report(out, &status),
+            Ok(None) => {}
+            Err(err) => out.message(
+                Level::Warn,
+                &format!("cannot read the commit's statuses: {}", diag::chain(&err)),
+            ),
+        }
+    }
+
     /// Decides whether the task runs: the answer is `true` to run on,
     /// `exit 0` to skip, `exit 1` on error.
-    fn snapshot(&mut self, out: &mut TaskOutput, args: &SnapshotArgs) -> Vec<u8> {
+    fn decide(&mut self, out: &mut TaskOutput, args: &SnapshotArgs) -> Vec<u8> {
         const RUN: &[u8] = b"true";
         const SKIP: &[u8] = b"exit 0";
 
@@ -427,15 +512,23 @@ impl Task<'_> {
     }
 
     /// What follows the task's end: the messages of a task whose inputs
-    /// were hashed, and saving the hash of a success. Returns the task's
-    /// final exit code.
+    /// were hashed, saving the hash of a success, and the commit status.
+    /// Returns the task's final exit code.
     fn finish(&mut self, out: &mut TaskOutput, code: i32) -> i32 {
+        self.save_hash(out, code);
+        self.report_end(out, code);
+        code
+    }
+
+    /// Saves the inputs' hash after a success, unless they changed while
+    /// the task ran.
+    fn save_hash(&mut self, out: &mut TaskOutput, code: i32) {
         let Some(before) = self.to_save.take() else {
-            return code;
+            return;
         };
         if code != exit::SUCCESS {
             out.message(Level::Error, &format!("Failed, exit code: {code}"));
-            return code;
+            return;
         }
         out.message(Level::Info, "success");
 
@@ -451,7 +544,7 @@ impl Task<'_> {
                         diag::chain(&err)
                     ),
                 );
-                return code;
+                return;
             }
         };
         let changed = before.changed_files(&after);
@@ -463,7 +556,7 @@ impl Task<'_> {
                     changed.join(", ")
                 ),
             );
-            return code;
+            return;
         }
 
         let info = tr_hash::HashInfo {
@@ -478,7 +571,6 @@ impl Task<'_> {
                 &format!("cannot save the hash: {}", diag::chain(&err)),
             );
         }
-        code
     }
 }
 
