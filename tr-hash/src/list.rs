@@ -133,6 +133,10 @@ impl Plan {
             add(&[kind]);
             add(bytes);
         }
+        for (name, value) in crate::repo::config_vars() {
+            add(name.as_bytes());
+            add(value.as_bytes());
+        }
         hasher.finalize()
     }
 

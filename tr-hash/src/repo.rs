@@ -1,6 +1,6 @@
 //! Finding the git work tree around a directory, and running `git` in it.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -17,16 +17,19 @@ const RELOCATING_VARS: &[&str] = &[
     "GIT_WORK_TREE",
     "GIT_INDEX_FILE",
     "GIT_COMMON_DIR",
-    "GIT_OBJECT_DIRECTORY",
     "GIT_CEILING_DIRECTORIES",
     "GIT_DISCOVERY_ACROSS_FILESYSTEM",
-    "GIT_CONFIG",
-    "GIT_CONFIG_GLOBAL",
-    "GIT_CONFIG_SYSTEM",
-    "GIT_CONFIG_NOSYSTEM",
-    "GIT_CONFIG_COUNT",
-    "GIT_CONFIG_PARAMETERS",
 ];
+
+/// The variables that change which configuration git reads
+/// (`GIT_CONFIG_*`), sorted: a cached list holds only under the same ones.
+pub fn config_vars() -> Vec<(OsString, OsString)> {
+    let mut vars: Vec<_> = std::env::vars_os()
+        .filter(|(name, _)| name.as_bytes().starts_with(b"GIT_CONFIG"))
+        .collect();
+    vars.sort_unstable();
+    vars
+}
 
 /// A git work tree.
 #[derive(Debug)]
@@ -119,6 +122,13 @@ impl Repo {
         }
         if let Some(home) = std::env::var_os("HOME") {
             files.push(Path::new(&home).join(".gitconfig"));
+        }
+        for var in ["GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM"] {
+            files.extend(
+                std::env::var_os(var)
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from),
+            );
         }
         files.extend(excludes_file);
         files

@@ -600,3 +600,32 @@ fn the_cached_file_list_watches_directories_of_ignored_files() {
         added.hash_input
     );
 }
+
+#[test]
+fn git_variables_are_honoured() {
+    let tree = Tree::git();
+    tree.write("src/a", "a");
+    tree.commit_all();
+    std::thread::sleep(Duration::from_millis(60));
+    let expected = tree.hash(&["src"]).hash;
+    let run = |vars: &[(&str, &OsStr)]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_tr-hash"))
+            .arg("src")
+            .current_dir(&tree.root)
+            .env("TASKRUNNER_STATE_DIRECTORY", tree.state.root())
+            .envs(vars.iter().copied())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{vars:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+
+    let git_dir = tree.root.join(".git");
+    assert_eq!(run(&[("GIT_DIR", git_dir.as_os_str())]), expected);
+
+    // Configuration variables do not stop the list from being cached.
+    let nosystem = [("GIT_CONFIG_NOSYSTEM", OsStr::new("1"))];
+    assert_eq!(run(&nosystem), expected);
+    let without_git = [nosystem[0], ("PATH", OsStr::new("/nonexistent"))];
+    assert_eq!(run(&without_git), expected);
+}
