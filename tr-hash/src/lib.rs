@@ -20,6 +20,43 @@
 //! bytes that are not UTF-8 are quoted and escaped (see `quote.rs`), so a
 //! line never spans two and no two inputs share a line.
 //!
+//! How a runner uses it, around one task:
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::ffi::OsStr;
+//! use tr_hash::{HashInfo, Inputs, Loaded};
+//!
+//! let state = tr_common::StateDir::from_env()?;
+//! let name = tr_common::TaskName::new(OsStr::new("build"))?;
+//! let cwd = std::env::current_dir()?;
+//! let inputs = Inputs { paths: vec!["src".into()], ..Inputs::default() };
+//!
+//! let computed = tr_hash::compute(&inputs, &cwd, &state)?;
+//! let saved = tr_hash::load(&state, &name);
+//! if saved.info().is_some_and(|info| info.hash == computed.hash) {
+//!     return Ok(()); // skip: inputs unchanged
+//! }
+//! if let Loaded::Saved(info) = &saved {
+//!     eprint!("{}", tr_hash::explain_diff(&info.hash_input, &computed.hash_input));
+//! }
+//! // ... the task runs and succeeds ...
+//! let after = computed.rehash_files(&state)?;
+//! let changed = computed.changed_files(&after);
+//! if changed.is_empty() {
+//!     let info = HashInfo {
+//!         hash: computed.hash,
+//!         hash_input: computed.hash_input,
+//!         main_branch_commit: None,
+//!     };
+//!     tr_hash::save(&state, &name, &info)?;
+//! } else {
+//!     eprintln!("inputs changed while the task ran: {}", changed.join(", "));
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! Which files a path stands for is told in `list.rs`; how unchanged
 //! files are recognised without reading them, in `cache.rs` and
 //! `stamp.rs`.
