@@ -3,7 +3,7 @@
 //! a log. The store and the keys come from the environment.
 
 use std::fs::File;
-use std::io::{self, Read, Seek};
+use std::io::{self, IsTerminal, Read, Seek};
 use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,6 +13,7 @@ use tr_common::{StateDir, TaskName};
 use crate::CacheError;
 use crate::names::{self, Bundle, SIGNATURE_SUFFIX};
 use crate::pack::{self, Outputs, PackStats};
+use crate::progress::Progress;
 use crate::store::Store;
 use crate::trust::{self, Hashing, Trust};
 use crate::unpack::{self, UnpackStats};
@@ -28,6 +29,7 @@ pub struct Cache {
     store: Store,
     trust: Trust,
     logs_prefix: Option<String>,
+    progress: bool,
 }
 
 /// What a save stored.
@@ -49,6 +51,7 @@ impl Cache {
             store,
             trust,
             logs_prefix,
+            progress: io::stderr().is_terminal(),
         })
     }
 
@@ -58,7 +61,15 @@ impl Cache {
             store,
             trust,
             logs_prefix: None,
+            progress: false,
         }
+    }
+
+    /// Turns the progress line on stderr on or off; [`Cache::from_env`]
+    /// turns it on when stderr is a terminal.
+    pub fn with_progress(mut self, on: bool) -> Cache {
+        self.progress = on;
+        self
     }
 
     /// The active store.
@@ -84,11 +95,14 @@ impl Cache {
         widen_pipe(&writer);
         let producer_failed = AtomicBool::new(false);
         let consumer_saw_failure = AtomicBool::new(false);
-        let mut source = Hashing::new(Guarded {
+        let guarded = Guarded {
             pipe: reader,
             producer_failed: &producer_failed,
             saw_failure: &consumer_saw_failure,
-        });
+        };
+        let label = format!("tr-cache: saving {name}");
+        let progress = Progress::new(guarded, label, self.progress);
+        let mut source = Hashing::new(progress, self.trust.is_signing());
 
         let (packed, stored) = std::thread::scope(|scope| {
             let producer = scope.spawn(|| {
@@ -146,6 +160,8 @@ impl Cache {
         let Some(reader) = self.store.open(&key)? else {
             return Ok(None);
         };
+        let label = format!("tr-cache: restoring {name}");
+        let reader = Progress::new(reader, label, self.progress);
         if !self.trust.is_verifying() {
             return unpack::unpack(reader, root, &location).map(Some);
         }
@@ -156,7 +172,7 @@ impl Cache {
             source,
         };
         let mut copy = tempfile::tempfile().map_err(tmp_err)?;
-        let mut hashing = Hashing::new(reader);
+        let mut hashing = Hashing::new(reader, true);
         io::copy(&mut hashing, &mut copy).map_err(|source| CacheError::Corrupt {
             object: location.clone(),
             source,

@@ -13,6 +13,7 @@ mod cli;
 pub mod error;
 pub mod names;
 pub mod pack;
+mod progress;
 pub mod store;
 pub mod trust;
 pub mod unpack;

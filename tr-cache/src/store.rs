@@ -81,7 +81,7 @@ impl Store {
     pub fn put(
         &self,
         key: &str,
-        source: &mut dyn Read,
+        source: &mut (dyn Read + Send),
         content_type: &str,
     ) -> Result<u64, CacheError> {
         match self {

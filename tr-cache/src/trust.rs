@@ -144,31 +144,34 @@ pub fn digest(data: &[u8]) -> [u8; 32] {
     Sha256::digest(data).into()
 }
 
-/// A reader that hashes what passes through it.
+/// A reader that hashes what passes through it, or only passes it on
+/// when no digest is needed.
 pub struct Hashing<R> {
     inner: R,
-    hasher: Sha256,
+    hasher: Option<Sha256>,
 }
 
 impl<R> Hashing<R> {
-    /// Wraps `inner`.
-    pub fn new(inner: R) -> Hashing<R> {
+    /// Wraps `inner`; hashes only when `enabled`.
+    pub fn new(inner: R, enabled: bool) -> Hashing<R> {
         Hashing {
             inner,
-            hasher: Sha256::new(),
+            hasher: enabled.then(Sha256::new),
         }
     }
 
-    /// The digest of everything read so far.
+    /// The digest of everything read so far (all zeros when disabled).
     pub fn digest(self) -> [u8; 32] {
-        self.hasher.finalize().into()
+        self.hasher.map_or([0; 32], |h| h.finalize().into())
     }
 }
 
 impl<R: Read> Read for Hashing<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
+        if let Some(hasher) = &mut self.hasher {
+            hasher.update(&buf[..n]);
+        }
         Ok(n)
     }
 }

@@ -114,10 +114,13 @@ fn latest_get_and_set() {
     assert_eq!(got.stdout, b"abc\n");
 }
 
+/// Arguments, environment, and a text the error must contain.
+type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+
 #[test]
 fn bad_input_is_a_usage_error() {
     let (work, state) = (scratch(), scratch());
-    let cases: &[(&[&str], &[(&str, &str)], &str)] = &[
+    let cases: &[Case] = &[
         (&["save", "-n", "x", "--hash", "h"], &[], "PATH"),
         (
             &["restore", "-n", "a/b", "--hash", "h"],

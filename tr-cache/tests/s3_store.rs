@@ -235,10 +235,10 @@ fn fake_server(answer: Option<&'static str>) -> String {
                         Ok(n) => {
                             let request = &buf[..n];
                             let is_head = request.windows(4).any(|w| w == b"\r\n\r\n");
-                            if let (Some(answer), true) = (answer, is_head) {
-                                if stream.write_all(answer.as_bytes()).is_err() {
-                                    return;
-                                }
+                            if let (Some(answer), true) = (answer, is_head)
+                                && stream.write_all(answer.as_bytes()).is_err()
+                            {
+                                return;
                             }
                         }
                         Err(_) => {}

@@ -101,7 +101,7 @@ impl DirStore {
     }
 
     /// Stores what `source` yields as `key`, through a temporary file.
-    pub fn put(&self, key: &str, source: &mut dyn Read) -> Result<u64, CacheError> {
+    pub fn put(&self, key: &str, source: &mut (dyn Read + Send)) -> Result<u64, CacheError> {
         let path = self.path(key)?;
         let write_err = |source| CacheError::Write {
             path: path.clone(),

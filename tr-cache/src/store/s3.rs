@@ -9,7 +9,7 @@
 
 use std::fmt;
 use std::io::{self, Read};
-use std::sync::OnceLock;
+use std::sync::{OnceLock, mpsc};
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
@@ -42,8 +42,8 @@ pub const ACCESS_KEY_VAR: &str = "TASKRUNNER_AWS_ACCESS_KEY";
 pub const SECRET_KEY_VAR: &str = "TASKRUNNER_AWS_SECRET_KEY";
 /// Seconds allowed to open a connection, default 3.
 pub const CONNECT_TIMEOUT_VAR: &str = "TASKRUNNER_S3_CONNECT_TIMEOUT";
-/// Seconds allowed between a request and the first byte of its answer,
-/// default 10.
+/// Seconds allowed from the start of a request, body included (at most one
+/// 8 MiB part), to the first byte of its answer; default 15.
 pub const READ_TIMEOUT_VAR: &str = "TASKRUNNER_S3_READ_TIMEOUT";
 
 /// Archives larger than this go up in parts of this size (S3's minimum
@@ -137,7 +137,7 @@ impl S3Store {
             region: var(REGION_VAR).unwrap_or_else(|| "eu-central-1".to_owned()),
             credentials,
             connect_timeout: tr_common::env::seconds(CONNECT_TIMEOUT_VAR, 3)?,
-            read_timeout: tr_common::env::seconds(READ_TIMEOUT_VAR, 10)?,
+            read_timeout: tr_common::env::seconds(READ_TIMEOUT_VAR, 15)?,
         })))
     }
 
@@ -214,7 +214,7 @@ impl S3Store {
     pub fn put(
         &self,
         key: &str,
-        source: &mut dyn Read,
+        source: &mut (dyn Read + Send),
         content_type: &str,
     ) -> Result<u64, CacheError> {
         let conn = self.conn()?;
@@ -259,43 +259,60 @@ impl S3Store {
         result
     }
 
+    /// Uploads `first` and then the parts read from `source`. A second
+    /// thread reads the next part while one is uploaded, so the archive
+    /// writer on the other side of `source` seldom waits.
     fn upload_parts(
         &self,
         conn: &Conn,
         key: &str,
         upload_id: &str,
         first: Vec<u8>,
-        source: &mut dyn Read,
+        source: &mut (dyn Read + Send),
     ) -> Result<u64, CacheError> {
-        let mut parts = Vec::new();
-        let mut part = first;
+        let (parts_in, parts_out) = mpsc::sync_channel::<io::Result<Vec<u8>>>(1);
+        let mut completed = Vec::new();
         let mut size = 0;
-        loop {
-            let number = parts.len() as i32 + 1;
-            size += part.len() as u64;
-            let request = conn
-                .client
-                .upload_part()
-                .bucket(&self.settings.bucket)
-                .key(key)
-                .upload_id(upload_id)
-                .part_number(number)
-                .body(ByteStream::from(part));
-            let answer = conn
-                .runtime
-                .block_on(request.send())
-                .map_err(|e| self.error("upload", key, remote_error(e)))?;
-            parts.push(
-                CompletedPart::builder()
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                loop {
+                    let part = read_part(source);
+                    let last = !matches!(&part, Ok(p) if !p.is_empty());
+                    if parts_in.send(part).is_err() || last {
+                        break;
+                    }
+                }
+            });
+            let mut part = first;
+            loop {
+                let number = completed.len() as i32 + 1;
+                size += part.len() as u64;
+                let request = conn
+                    .client
+                    .upload_part()
+                    .bucket(&self.settings.bucket)
+                    .key(key)
+                    .upload_id(upload_id)
                     .part_number(number)
-                    .set_e_tag(answer.e_tag)
-                    .build(),
-            );
-            part = read_part(source).map_err(|e| self.stream_error("upload", key, e))?;
-            if part.is_empty() {
-                break;
+                    .body(ByteStream::from(part));
+                let answer = conn
+                    .runtime
+                    .block_on(request.send())
+                    .map_err(|e| self.error("upload", key, remote_error(e)))?;
+                completed.push(
+                    CompletedPart::builder()
+                        .part_number(number)
+                        .set_e_tag(answer.e_tag)
+                        .build(),
+                );
+                part = match parts_out.recv() {
+                    Ok(Ok(next)) if next.is_empty() => return Ok(()),
+                    Ok(Ok(next)) => next,
+                    Ok(Err(e)) => return Err(self.stream_error("upload", key, e)),
+                    Err(_) => return Ok(()),
+                };
             }
-        }
+        })?;
 
         let request = conn
             .client
@@ -305,7 +322,7 @@ impl S3Store {
             .upload_id(upload_id)
             .multipart_upload(
                 CompletedMultipartUpload::builder()
-                    .set_parts(Some(parts))
+                    .set_parts(Some(completed))
                     .build(),
             );
         conn.runtime
@@ -350,7 +367,7 @@ impl S3Options {
 }
 
 /// Reads up to one part; shorter only at the end of `source`.
-fn read_part(source: &mut dyn Read) -> io::Result<Vec<u8>> {
+fn read_part(source: &mut (dyn Read + Send)) -> io::Result<Vec<u8>> {
     let mut part = Vec::with_capacity(PART_SIZE);
     source.take(PART_SIZE as u64).read_to_end(&mut part)?;
     Ok(part)
