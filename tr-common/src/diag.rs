@@ -36,7 +36,7 @@ mod tests {
 
     #[test]
     fn chain_joins_causes_on_one_line() {
-        let err = Outer(io::Error::new(io::ErrorKind::Other, "denied\nreally"));
+        let err = Outer(io::Error::other("denied\nreally"));
         assert_eq!(chain(&err), "cannot open `x`: denied really");
     }
 }

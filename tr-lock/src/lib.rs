@@ -19,8 +19,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
-use tr_common::{StateDir, TaskName};
 use tr_common::state::StateError;
+use tr_common::{StateDir, TaskName};
 
 /// Names of the locks held by the ancestors of a process, as `/a/b/`.
 /// `/` cannot occur in a task name, so it separates them unambiguously.
@@ -99,7 +99,11 @@ impl TaskLock {
             let flags = libc::fcntl(fd, libc::F_GETFD);
             flags >= 0 && libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) >= 0
         };
-        if ok { Ok(()) } else { Err(io::Error::last_os_error()) }
+        if ok {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
     }
 }
 

@@ -108,7 +108,10 @@ mod tests {
         let mut out = Vec::new();
         with.shown(T, Label::Stream(Stream::Stdout), b"hi", &mut out);
         with.logged(T, Label::Level(Level::Warn), b"careful", &mut out);
-        assert_eq!(out, b"12:34:56 [build] stdout | hi\n12:34:56 warn | careful\n");
+        assert_eq!(
+            out,
+            b"12:34:56 [build] stdout | hi\n12:34:56 warn | careful\n"
+        );
 
         let without = LineFormat::new("build", false);
         let mut out = Vec::new();

@@ -96,7 +96,9 @@ mod tests {
 
     #[test]
     fn any_chunking_gives_the_same_lines() {
-        let text: Vec<u8> = (0..500u32).map(|i| if i % 7 == 0 { b'\n' } else { i as u8 }).collect();
+        let text: Vec<u8> = (0..500u32)
+            .map(|i| if i % 7 == 0 { b'\n' } else { i as u8 })
+            .collect();
         let whole = split(64, &[&text]);
         for size in [1, 2, 5, 63, 64, 65] {
             let chunks: Vec<&[u8]> = text.chunks(size).collect();
