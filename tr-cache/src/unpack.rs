@@ -467,3 +467,53 @@ fn run_job(job: Job, umask: Option<u32>) -> Result<(), CacheError> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link_ok(rel: &str, target: &str) -> bool {
+        check_link(Path::new(rel), Path::new(target), Path::new(rel)).is_ok()
+    }
+
+    #[test]
+    fn link_targets_must_stay_below_the_root() {
+        assert!(link_ok("a/b/link", "../../x"));
+        assert!(link_ok("a/link", "./b/c"));
+        assert!(link_ok("link", "x"));
+        assert!(!link_ok("a/link", "../../x"));
+        assert!(!link_ok("link", "/etc"));
+        assert!(!link_ok("a/link", "b/../../x"));
+        assert!(!link_ok("a/link", "b/.."));
+        assert!(!link_ok("link", ""));
+    }
+
+    #[test]
+    fn entry_paths_lose_dots_and_refuse_escapes() {
+        assert_eq!(
+            checked_path(Path::new("./a/./b")).unwrap(),
+            Path::new("a/b")
+        );
+        assert_eq!(checked_path(Path::new("./")).unwrap(), Path::new(""));
+        assert!(checked_path(Path::new("a/../b")).is_err());
+        assert!(checked_path(Path::new("/a")).is_err());
+    }
+
+    #[test]
+    fn modes_survive_any_umask() {
+        let dir = tempfile::tempdir().unwrap();
+        let umask = current_umask();
+        assert!(umask.is_some());
+        for (name, mode) in [("a", 0o640), ("b", 0o777), ("c", 0o400)] {
+            let path = dir.path().join(name);
+            write_small(&path, b"x", mode, 1_000_000, umask).unwrap();
+            let meta = fs::metadata(&path).unwrap();
+            assert_eq!(meta.permissions().mode() & 0o777, mode, "{name}");
+            let mtime = meta.modified().unwrap();
+            assert_eq!(
+                mtime,
+                SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000)
+            );
+        }
+    }
+}
