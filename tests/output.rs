@@ -265,3 +265,21 @@ fn a_symlink_named_taskrunner_behaves_the_same() {
     let default_name = run(sandbox.command("tr-run").arg(&script));
     assert_eq!(default_name.output, "[build.sh] stdout | built\n");
 }
+
+#[test]
+fn quiet_mode_keeps_every_line_of_a_large_failing_task() {
+    let sandbox = Sandbox::new();
+    let done = run(sandbox
+        .script("seq 1 500000; echo last >&2; exit 1")
+        .env("TASKRUNNER_QUIET", "1"));
+    assert_eq!(done.code, 1);
+    let stdout: Vec<&str> = done
+        .output
+        .lines()
+        .filter(|l| l.contains("] stdout | "))
+        .collect();
+    assert_eq!(stdout.len(), 500_000);
+    assert_eq!(stdout[0], "[toplevel] stdout | 1");
+    assert_eq!(stdout[499_999], "[toplevel] stdout | 500000");
+    assert!(done.output.contains("[toplevel] stderr | last\n"));
+}
