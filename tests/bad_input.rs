@@ -201,3 +201,15 @@ fn old_builds_are_pruned() {
         .args(["true"]));
     assert_eq!(keep_all.code, 0);
 }
+
+#[test]
+fn closed_standard_streams_do_not_stop_the_task() {
+    let sandbox = Sandbox::new();
+    let done = run(sandbox
+        .command_at(std::path::Path::new("/bin/sh"))
+        .arg("-c")
+        .arg("\"$0\" -n closed sh -c 'echo out; echo err >&2; exit 4' >&- 2>&-; echo rc=$?")
+        .arg(tests::bin("tr-run")));
+    assert_eq!(done.output, "rc=4\n");
+    assert!(sandbox.log("closed").contains("stdout | out\n"));
+}

@@ -122,8 +122,16 @@ fn borrow_open(fd: RawFd) -> Option<BorrowedFd<'static>> {
 }
 
 /// Duplicates `fd` without close-on-exec, so that children inherit it.
+/// A closed stream (`tr-run ... >&-`) becomes `/dev/null`.
 fn dup_inheritable(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
-    let raw = fcntl(fd, FcntlArg::F_DUPFD(3))?;
+    let raw = match fcntl(fd, FcntlArg::F_DUPFD(3)) {
+        Ok(raw) => raw,
+        Err(nix::errno::Errno::EBADF) => {
+            let null = std::fs::OpenOptions::new().write(true).open("/dev/null")?;
+            fcntl(null.as_fd(), FcntlArg::F_DUPFD(3))?
+        }
+        Err(e) => return Err(e.into()),
+    };
     // SAFETY: F_DUPFD returned a fresh descriptor that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(raw) })
 }
