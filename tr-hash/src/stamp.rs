@@ -26,12 +26,18 @@ pub struct FileTime(i64);
 
 const NS: i64 = 1_000_000_000;
 
-/// Room for file systems that keep times coarser than the clock's tick
-/// (a few milliseconds) without rounding them to whole seconds.
-const FINE_MARGIN_NS: i64 = 5_000_000;
-
-/// Room for file systems that keep whole seconds only (two for FAT).
-const COARSE_MARGIN_NS: i64 = 2 * NS;
+/// How much earlier than the truth a time with these digits may have been
+/// rounded down to: whole seconds (two on FAT), whole milliseconds (ten
+/// for exFAT), or none for file systems that keep nanoseconds.
+fn rounding(ns: i64) -> i64 {
+    if ns % NS == 0 {
+        2 * NS
+    } else if ns % 1_000_000 == 0 {
+        10_000_000
+    } else {
+        0
+    }
+}
 
 impl FileTime {
     /// Now, as a file written now would be stamped.
@@ -90,12 +96,7 @@ impl Stamp {
     /// start, so only a stamp at or after it (less the granularity) can
     /// repeat; such a file is read again next time.
     pub fn is_racy(&self, scan_start: FileTime) -> bool {
-        let whole_seconds = self.mtime_ns % NS == 0 && self.ctime_ns % NS == 0;
-        let margin = if whole_seconds {
-            COARSE_MARGIN_NS
-        } else {
-            FINE_MARGIN_NS
-        };
+        let margin = rounding(self.mtime_ns).max(rounding(self.ctime_ns));
         let limit = scan_start.0 - margin;
         self.mtime_ns >= limit || self.ctime_ns >= limit
     }
@@ -121,16 +122,23 @@ mod tests {
         let at = 1_000_000 * NS;
         let start = FileTime(at);
         assert!(stamp(at + 5).is_racy(start), "after the scan began");
-        assert!(stamp(at - 1_000).is_racy(start), "within the granularity");
-        assert!(!stamp(at - NS / 2 + 7).is_racy(start), "well before");
+        assert!(stamp(at + 1).is_racy(start), "at the same tick");
+        assert!(!stamp(at - 1).is_racy(start), "before, at full precision");
     }
 
     #[test]
-    fn whole_second_stamps_get_a_wider_margin() {
-        let at = 1_000_000 * NS;
+    fn rounded_stamps_get_a_margin() {
+        let at = 1_000_000 * NS + 123_456_789;
         let start = FileTime(at);
-        assert!(stamp(at - NS).is_racy(start));
-        assert!(!stamp(at - 3 * NS).is_racy(start));
+        let second = at - at % NS;
+        assert!(stamp(second - NS).is_racy(start), "whole seconds");
+        assert!(!stamp(second - 3 * NS).is_racy(start));
+        let milli = at - at % 1_000_000;
+        assert!(
+            stamp(milli - 5_000_000).is_racy(start),
+            "whole milliseconds"
+        );
+        assert!(!stamp(milli - 20_000_000).is_racy(start));
     }
 
     #[test]
@@ -140,7 +148,6 @@ mod tests {
         std::fs::write(dir.path().join("f"), "x").unwrap();
         let meta = std::fs::symlink_metadata(dir.path().join("f")).unwrap();
         let stamped = Stamp::of(&meta);
-        assert!(stamped.mtime_ns >= before.0 - FINE_MARGIN_NS, "{stamped:?}");
-        assert!(stamped.is_racy(before));
+        assert!(stamped.is_racy(before), "{stamped:?} since {before:?}");
     }
 }
