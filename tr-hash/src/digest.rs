@@ -14,7 +14,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use crate::HashError;
 use crate::cache::Entry;
@@ -54,59 +54,52 @@ const PATHS_PER_THREAD: usize = 256;
 const CHUNK: usize = 32;
 
 /// Examines every entry, located through `plan`, trusting what the cache
-/// knew of it when its stamp still matches. Results come back in order.
-pub fn examine_all(
+/// knew of it when its stamp still matches, and describes each with
+/// `describe` on the same thread. Results come back in order.
+pub fn examine_all<T: Send>(
     plan: &Plan,
     entries: &[Entry],
     scan_start: FileTime,
-) -> Result<Vec<Examined>, HashError> {
+    describe: impl Fn(&Entry, &Examined) -> T + Sync,
+) -> Result<Vec<(Examined, T)>, HashError> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(entries.len().div_ceil(PATHS_PER_THREAD))
         .max(1);
+    let work = |looker: &mut Looker, entry: &Entry| {
+        let found = looker.examine(entry)?;
+        let description = describe(entry, &found);
+        Ok((found, description))
+    };
     if threads == 1 {
         let mut looker = Looker::new(plan, scan_start);
-        return entries.iter().map(|e| looker.examine(e)).collect();
+        return entries.iter().map(|e| work(&mut looker, e)).collect();
     }
 
-    // Threads take the next chunk from a shared counter, so one huge file
+    // Threads take the next chunk of results to fill, so one huge file
     // does not hold back a whole share of the others.
-    let next = AtomicUsize::new(0);
-    let parts: Vec<Vec<(usize, Result<Examined, HashError>)>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut looker = Looker::new(plan, scan_start);
-                    let mut done = Vec::new();
-                    loop {
-                        let start = next.fetch_add(CHUNK, Ordering::Relaxed);
-                        if start >= entries.len() {
-                            break done;
-                        }
-                        let end = (start + CHUNK).min(entries.len());
-                        for (i, entry) in entries.iter().enumerate().take(end).skip(start) {
-                            done.push((i, looker.examine(entry)));
-                        }
-                    }
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| {
-                w.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    });
-    let mut slots: Vec<Option<Result<Examined, HashError>>> = Vec::new();
+    let mut slots: Vec<Option<Result<(Examined, T), HashError>>> = Vec::new();
     slots.resize_with(entries.len(), || None);
-    for (i, result) in parts.into_iter().flatten() {
-        slots[i] = Some(result);
-    }
+    let chunks = Mutex::new(slots.chunks_mut(CHUNK).zip(entries.chunks(CHUNK)));
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                let mut looker = Looker::new(plan, scan_start);
+                loop {
+                    let next = chunks.lock().unwrap_or_else(PoisonError::into_inner).next();
+                    let Some((slots, entries)) = next else {
+                        break;
+                    };
+                    for (slot, entry) in slots.iter_mut().zip(entries) {
+                        *slot = Some(work(&mut looker, entry));
+                    }
+                }
+            });
+        }
+    });
     slots
         .into_iter()
-        .map(|slot| slot.expect("every index is taken exactly once"))
+        .map(|slot| slot.expect("every chunk is taken exactly once"))
         .collect()
 }
 

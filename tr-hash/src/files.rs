@@ -62,13 +62,12 @@ pub fn hash_paths(
         (listing.watch, entries)
     };
 
-    let examined = digest::examine_all(&plan, &entries, scan_start)?;
-
-    let lines = entries
-        .iter()
-        .zip(&examined)
-        .map(|(entry, found)| line_of(&entry.name, &found.content))
-        .collect();
+    let (examined, lines): (Vec<_>, Vec<_>) =
+        digest::examine_all(&plan, &entries, scan_start, |entry, found| {
+            line_of(&entry.name, &found.content)
+        })?
+        .into_iter()
+        .unzip();
     if !list_holds || examined.iter().any(|e| e.was_read) {
         let entries = entries
             .into_iter()
