@@ -54,23 +54,20 @@ const PATHS_PER_THREAD: usize = 256;
 const CHUNK: usize = 32;
 
 /// Examines every entry, located through `plan`, trusting what the cache
-/// knew of it when its stamp still matches, and describes each with
-/// `describe` on the same thread. Results come back in order.
+/// knew of it when its stamp still matches, and turns what was found into
+/// a result with `describe` on the same thread. Results come back in
+/// order.
 pub fn examine_all<T: Send>(
     plan: &Plan,
     entries: &[Entry],
     scan_start: FileTime,
-    describe: impl Fn(&Entry, &Examined) -> T + Sync,
-) -> Result<Vec<(Examined, T)>, HashError> {
+    describe: impl Fn(&Entry, Examined) -> T + Sync,
+) -> Result<Vec<T>, HashError> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(entries.len().div_ceil(PATHS_PER_THREAD))
         .max(1);
-    let work = |looker: &mut Looker, entry: &Entry| {
-        let found = looker.examine(entry)?;
-        let description = describe(entry, &found);
-        Ok((found, description))
-    };
+    let work = |looker: &mut Looker, entry: &Entry| Ok(describe(entry, looker.examine(entry)?));
     if threads == 1 {
         let mut looker = Looker::new(plan, scan_start);
         return entries.iter().map(|e| work(&mut looker, e)).collect();
@@ -78,7 +75,7 @@ pub fn examine_all<T: Send>(
 
     // Threads take the next chunk of results to fill, so one huge file
     // does not hold back a whole share of the others.
-    let mut slots: Vec<Option<Result<(Examined, T), HashError>>> = Vec::new();
+    let mut slots: Vec<Option<Result<T, HashError>>> = Vec::new();
     slots.resize_with(entries.len(), || None);
     let chunks = Mutex::new(slots.chunks_mut(CHUNK).zip(entries.chunks(CHUNK)));
     std::thread::scope(|scope| {

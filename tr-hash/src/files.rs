@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::ffi::OsString;
+use std::ops::Range;
 use std::path::Path;
 
 use tr_common::StateDir;
@@ -15,11 +16,18 @@ use crate::quote;
 use crate::stamp::FileTime;
 use crate::watch::Watch;
 
-/// The hash-input line of one listed file, with its name as shown.
+/// The hash-input line of one listed file, and where its name is in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileLine {
-    pub name: String,
     pub line: String,
+    name: Range<usize>,
+}
+
+impl FileLine {
+    /// The file's name, as shown in the line.
+    pub fn name(&self) -> &str {
+        &self.line[self.name.clone()]
+    }
 }
 
 /// Lists and digests the files that `paths` name, as seen from `cwd`.
@@ -62,21 +70,26 @@ pub fn hash_paths(
         (listing.watch, entries)
     };
 
-    let (examined, lines): (Vec<_>, Vec<_>) =
-        digest::examine_all(&plan, &entries, scan_start, |entry, found| {
-            line_of(&entry.name, &found.content)
-        })?
-        .into_iter()
-        .unzip();
-    if !list_holds || examined.iter().any(|e| e.was_read) {
-        let entries = entries
-            .into_iter()
-            .zip(examined)
-            .map(|(entry, found)| Entry {
-                name: entry.name,
-                known: found.keep.map(|stamp| (stamp, found.content)),
-            })
-            .collect();
+    // Only what was read anew is carried back, boxed: on a warm run that
+    // is nothing, and the results stay small.
+    let results = digest::examine_all(&plan, &entries, scan_start, |entry, found| {
+        let line = line_of(&entry.name, &found.content);
+        let news = found
+            .was_read
+            .then(|| Box::new(found.keep.map(|stamp| (stamp, found.content))));
+        (line, news)
+    })?;
+    let mut entries = entries;
+    let mut rewrite = !list_holds;
+    let mut lines = Vec::with_capacity(results.len());
+    for (entry, (line, news)) in entries.iter_mut().zip(results) {
+        if let Some(known) = news {
+            entry.known = *known;
+            rewrite = true;
+        }
+        lines.push(line);
+    }
+    if rewrite {
         cache::store(&cache_path, &key, &Cache { watch, entries });
     }
     Ok(lines)
@@ -85,22 +98,28 @@ pub fn hash_paths(
 /// The hash-input line for a file: `file NAME 644|755 DIGEST`,
 /// `symlink NAME TARGET`, `deleted NAME` or `directory NAME`.
 fn line_of(name: &Name, content: &Content) -> FileLine {
-    let name = quote::field(&name.bytes);
-    let line = match content {
-        Content::File { executable, digest } => {
-            let mode = if *executable { "755" } else { "644" };
-            let hex = blake3::Hash::from_bytes(*digest).to_hex();
-            let mut line = String::with_capacity(name.len() + 74);
-            for part in ["file ", &name, " ", mode, " ", &hex] {
-                line.push_str(part);
-            }
-            line
-        }
-        Content::Symlink(target) => format!("symlink {name} {}", quote::field(target)),
-        Content::Missing => format!("deleted {name}"),
-        Content::Directory => format!("directory {name}"),
+    let kind = match content {
+        Content::File { .. } => "file ",
+        Content::Symlink(_) => "symlink ",
+        Content::Missing => "deleted ",
+        Content::Directory => "directory ",
     };
-    FileLine { name, line }
+    let mut line = String::with_capacity(kind.len() + name.bytes.len() + 70);
+    line.push_str(kind);
+    quote::push_field(&mut line, &name.bytes);
+    let name = kind.len()..line.len();
+    match content {
+        Content::File { executable, digest } => {
+            line.push_str(if *executable { " 755 " } else { " 644 " });
+            line.push_str(&blake3::Hash::from_bytes(*digest).to_hex());
+        }
+        Content::Symlink(target) => {
+            line.push(' ');
+            quote::push_field(&mut line, target);
+        }
+        Content::Missing | Content::Directory => {}
+    }
+    FileLine { line, name }
 }
 
 #[cfg(test)]
@@ -160,6 +179,7 @@ mod tests {
         cache::store(&path, &key, &cache);
         let planted = hash_paths(&paths, &s.cwd, &s.state).unwrap();
         assert!(planted[0].line.ends_with(&"00".repeat(32)), "{planted:?}");
+        assert_eq!(planted[0].name(), "f");
 
         // Any change of stamp means reading again.
         std::fs::write(s.cwd.join("f"), "aaaa").unwrap();

@@ -174,12 +174,12 @@ impl Computed {
         let before: std::collections::HashMap<&str, &str> = self
             .files
             .iter()
-            .map(|f| (f.name.as_str(), f.line.as_str()))
+            .map(|f| (f.name(), f.line.as_str()))
             .collect();
         let after: std::collections::HashMap<&str, &str> = now
             .files
             .iter()
-            .map(|f| (f.name.as_str(), f.line.as_str()))
+            .map(|f| (f.name(), f.line.as_str()))
             .collect();
         let mut changed: Vec<String> = before
             .iter()
