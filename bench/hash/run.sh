@@ -55,7 +55,7 @@ mkdir -p "$results"
 run() {
     local name=$1
     shift
-    hyperfine --style basic --warmup 2 --min-runs 10 --export-csv "$results/$name.csv" "$@" >"$results/$name.txt"
+    hyperfine --style basic --warmup 2 --min-runs 20 --export-csv "$results/$name.csv" "$@" >"$results/$name.txt"
 }
 
 echo "measuring..."
@@ -88,15 +88,17 @@ done
 SH
 run twenty -n tr-hash "bash $work/twenty-ours.sh" -n bash "bash $work/twenty-bash.sh"
 
-mean() { awk -F, -v n="$2" '$1 == n { printf "%.1f", $2 * 1000 }' "$results/$1.csv"; }
-ratio() { awk -v a="$(mean "$1" "$2")" -v b="$(mean "$1" "$3")" 'BEGIN { printf "%.2f", a / b }'; }
+# Medians: on a machine shared with other work, a few slow runs would
+# drag the means.
+median() { awk -F, -v n="$2" '$1 == n { printf "%.1f", $4 * 1000 }' "$results/$1.csv"; }
+ratio() { awk -v a="$(median "$1" "$2")" -v b="$(median "$1" "$3")" 'BEGIN { printf "%.2f", a / b }'; }
 echo
-echo "scenario | tr-hash ms | baseline | baseline ms | tr-hash / baseline"
+echo "scenario | tr-hash ms | baseline | baseline ms | tr-hash / baseline (medians)"
 for pair in cold:sha256sum cold:old-runner warm:sha256sum warm:old-runner \
     touched:old-runner next:old-runner twenty:bash; do
     s=${pair%%:*}
     b=${pair#*:}
-    echo "$s | $(mean "$s" tr-hash) | $b | $(mean "$s" "$b") | $(ratio "$s" tr-hash "$b")"
+    echo "$s | $(median "$s" tr-hash) | $b | $(median "$s" "$b") | $(ratio "$s" tr-hash "$b")"
 done
 echo
 echo "hyperfine output in $results"
