@@ -32,9 +32,14 @@ use crate::CacheError;
 /// Files up to this size are read into memory and handed to a worker;
 /// larger ones are written by the decoding thread as they stream in.
 const SMALL_FILE: u64 = 256 * 1024;
-/// Jobs queued per worker; with [`SMALL_FILE`] this bounds the memory in
-/// flight.
-const QUEUE: usize = 32;
+/// Jobs go to a worker in batches, so that a worker wakes up once per
+/// batch rather than once per file: with small files, waking threads
+/// cost as much as creating the files.
+const BATCH_JOBS: usize = 64;
+/// A batch is sent once it holds this much file content.
+const BATCH_BYTES: usize = 1 << 20;
+/// Batches queued per worker; this bounds the memory in flight.
+const QUEUE: usize = 4;
 
 /// What a restore wrote.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -62,9 +67,9 @@ pub fn unpack(source: impl Read, root: &Path, object: &str) -> Result<UnpackStat
     let decoder = zstd::Decoder::new(source).map_err(corrupt)?;
     let mut archive = tar::Archive::new(decoder);
     let mut state = Unpacker::new(root, current_umask());
-    let pool = Pool::start(state.umask);
+    let mut pool = Pool::start(state.umask);
 
-    let walked = state.walk(&mut archive, &pool, &corrupt);
+    let walked = state.walk(&mut archive, &mut pool, &corrupt);
     // The checksum is checked at the end of the zstd frame, which tar
     // never reads: its end marker comes first.
     let drained = walked.and_then(|()| {
@@ -121,7 +126,7 @@ impl Unpacker {
     fn walk<R: Read>(
         &mut self,
         archive: &mut tar::Archive<R>,
-        pool: &Pool,
+        pool: &mut Pool,
         corrupt: &dyn Fn(io::Error) -> CacheError,
     ) -> Result<(), CacheError> {
         for entry in archive.entries().map_err(corrupt)? {
@@ -400,7 +405,9 @@ fn make_link(path: &Path, target: &Path) -> io::Result<()> {
 /// go to the same worker, so a path that appears twice ends as the later
 /// entry says.
 struct Pool {
-    queues: Vec<SyncSender<Job>>,
+    queues: Vec<SyncSender<Vec<Job>>>,
+    /// The batch being filled for each worker, and its content size.
+    pending: Vec<(Vec<Job>, usize)>,
     workers: Vec<JoinHandle<Result<(), CacheError>>>,
     hasher: RandomState,
 }
@@ -411,17 +418,20 @@ impl Pool {
         let mut queues = Vec::with_capacity(count);
         let mut workers = Vec::with_capacity(count);
         for _ in 0..count {
-            let (queue, jobs) = mpsc::sync_channel(QUEUE);
+            let (queue, batches) = mpsc::sync_channel::<Vec<Job>>(QUEUE);
             queues.push(queue);
             workers.push(thread::spawn(move || {
-                for job in jobs {
-                    run_job(job, umask)?;
+                for batch in batches {
+                    for job in batch {
+                        run_job(job, umask)?;
+                    }
                 }
                 Ok(())
             }));
         }
         Pool {
             queues,
+            pending: (0..count).map(|_| (Vec::new(), 0)).collect(),
             workers,
             hasher: RandomState::new(),
         }
@@ -429,13 +439,30 @@ impl Pool {
 
     /// Queues `job`; false when its worker has stopped on an error, which
     /// [`Pool::finish`] then returns.
-    fn send(&self, rel: &Path, job: Job) -> bool {
+    fn send(&mut self, rel: &Path, job: Job) -> bool {
         let slot = self.hasher.hash_one(rel) as usize % self.queues.len();
-        self.queues[slot].send(job).is_ok()
+        let (batch, size) = &mut self.pending[slot];
+        *size += match &job {
+            Job::File { data, .. } => data.len(),
+            Job::Link { .. } => 0,
+        };
+        batch.push(job);
+        if batch.len() < BATCH_JOBS && *size < BATCH_BYTES {
+            return true;
+        }
+        let full = std::mem::replace(batch, Vec::with_capacity(BATCH_JOBS));
+        *size = 0;
+        self.queues[slot].send(full).is_ok()
     }
 
-    /// Waits for the queued jobs; the first error wins.
+    /// Sends the last batches and waits for the workers; the first error
+    /// wins.
     fn finish(self) -> Result<(), CacheError> {
+        for (queue, (batch, _)) in self.queues.iter().zip(self.pending) {
+            if !batch.is_empty() {
+                let _ = queue.send(batch);
+            }
+        }
         drop(self.queues);
         let mut result = Ok(());
         for worker in self.workers {
