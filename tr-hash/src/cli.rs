@@ -114,12 +114,15 @@ fn run_inner(args: Args) -> Result<i32, Failure> {
 
     let mut out = io::stdout().lock();
     let Some(job) = job else {
-        let text = if args.explain {
-            computed.hash_input
+        let written = if args.explain {
+            out.write_all(computed.hash_input.as_bytes())
         } else {
-            computed.hash + "\n"
+            writeln!(out, "{}", computed.hash)
         };
-        out.write_all(text.as_bytes()).map_err(Failure::Output)?;
+        written.map_err(Failure::Output)?;
+        // The process ends now; freeing one string per input file, one by
+        // one, would only cost time.
+        std::mem::forget(computed);
         return Ok(exit::SUCCESS);
     };
 

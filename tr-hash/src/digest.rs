@@ -78,21 +78,24 @@ pub fn examine_all<T: Send>(
     let mut slots: Vec<Option<Result<T, HashError>>> = Vec::new();
     slots.resize_with(entries.len(), || None);
     let chunks = Mutex::new(slots.chunks_mut(CHUNK).zip(entries.chunks(CHUNK)));
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                let mut looker = Looker::new(plan, scan_start);
-                loop {
-                    let next = chunks.lock().unwrap_or_else(PoisonError::into_inner).next();
-                    let Some((slots, entries)) = next else {
-                        break;
-                    };
-                    for (slot, entry) in slots.iter_mut().zip(entries) {
-                        *slot = Some(work(&mut looker, entry));
-                    }
-                }
-            });
+    let drain = || {
+        let mut looker = Looker::new(plan, scan_start);
+        loop {
+            let next = chunks.lock().unwrap_or_else(PoisonError::into_inner).next();
+            let Some((slots, entries)) = next else {
+                break;
+            };
+            for (slot, entry) in slots.iter_mut().zip(entries) {
+                *slot = Some(work(&mut looker, entry));
+            }
         }
+    };
+    // This thread works too, beside the others.
+    std::thread::scope(|scope| {
+        for _ in 1..threads {
+            scope.spawn(drain);
+        }
+        drain();
     });
     slots
         .into_iter()
