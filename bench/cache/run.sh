@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Benchmark: `tr-cache save` and `tr-cache restore` against the pipelines
-# `tar -c | zstd -3` and `zstd -d | tar -x` on the same disk, for a 200 MB
-# output tree (many small files and a few large ones) and a tree of 57,000
-# small files (80 MB); then save and restore through a local S3 server.
+# `tar -c | zstd -3` and `zstd -d | tar -x` writing to the same file
+# system, for a 200 MB output tree (many small files and a few large ones)
+# and a tree of 57,000 small files (80 MB); then save and restore through
+# a local S3 server (s3s-fs, the `s3_server` example) on 127.0.0.1.
 #
 # Usage: bench/cache/run.sh [WORK_DIR]
-# Writes bench/cache/RESULTS.md. Each time is the median of three runs with
-# a warm page cache; ratios come from this one run.
+#
+# Runs once on disk (WORK_DIR, default a new directory in /var/tmp) and
+# once in /dev/shm (tmpfs, where creating files costs CPU only), then
+# writes bench/cache/RESULTS.md. Each time is the median of three runs
+# with a warm page cache; ratios come from this one invocation.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,31 +28,35 @@ bin=$target/release/tr-cache
 server_bin=$target/release/examples/s3_server
 
 if [[ -n ${1:-} ]]; then
-    work=$1
-    keep_work=1
+    disk=$1
+    keep_disk=1
 else
-    work=$(mktemp -d /var/tmp/tr-cache-bench.XXXXXX)
-    keep_work=
+    disk=$(mktemp -d /var/tmp/tr-cache-bench.XXXXXX)
+    keep_disk=
 fi
-mkdir -p "$work"
-chmod 700 "$work"
+shm=
+if [[ -d /dev/shm ]]; then shm=$(mktemp -d /dev/shm/tr-cache-bench.XXXXXX); fi
 server_pid=
 cleanup() {
     if [[ -n $server_pid ]]; then kill "$server_pid" 2>/dev/null || true; fi
-    if [[ -z $keep_work ]]; then
-        echo "removing $work..." >&2
-        rm -rf "$work"
+    if [[ -n $shm ]]; then rm -rf "$shm"; fi
+    if [[ -n $keep_disk ]]; then
+        rm -rf "$disk/dst" "$disk/s3"
     else
-        rm -rf "$work/dst"
+        echo "removing $disk..." >&2
+        rm -rf "$disk"
     fi
 }
 trap cleanup EXIT
 
-if [[ -d $work/big/out && -d $work/small/out ]]; then
-    echo "reusing the trees in $work" >&2
-else
-echo "generating trees in $work..." >&2
-python3 - "$work" <<'PY'
+generate() {
+    local work=$1
+    if [[ -d $work/big/out && -d $work/small/out ]]; then
+        echo "reusing the trees in $work" >&2
+        return
+    fi
+    echo "generating trees in $work..." >&2
+    python3 - "$work" <<'PY'
 import base64, os, random, sys
 work = sys.argv[1]
 rng = random.Random(42)
@@ -67,8 +75,8 @@ def write(path, data):
     with open(path, "wb") as f:
         f.write(data)
 
-# 200 MB: 24,000 files of 1-6 KB (about 85 MB) and four files of 29 MB
-# that compress about as well as object code.
+# 200 MB: 24,000 files of 1-6 KB (about 85 MB) and four of 29 MB that
+# compress about as well as object code.
 big = os.path.join(work, "big/out")
 for i in range(24000):
     write(f"{big}/src/d{i % 97}/e{i % 7}/f{i}.o", text(rng.randint(1000, 6000)))
@@ -81,14 +89,15 @@ small = os.path.join(work, "small/out")
 for i in range(57000):
     write(f"{small}/p{i % 57}/m{i % 10}/f{i}.js", text(rng.randint(300, 2500)))
 PY
-fi
+}
 
 now_ms() { date +%s%3N; }
 
 # median_ms COMMAND: the median time of $runs runs of COMMAND, in which
-# $dst is a new empty directory each time. Nothing is removed until all
-# runs are done: on a disk mounted with `discard`, removing 57,000 files
-# stalls the file system for many seconds afterwards.
+# $dst is a new empty directory each time. Nothing is removed until the
+# end: on ext4, creating files soon after many were deleted is several
+# times slower (the allocator avoids recently freed inodes), which would
+# swamp what is measured here.
 counter=0
 median_ms() {
     local command=$1 times=() start end
@@ -108,73 +117,74 @@ median_ms() {
 
 ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
 
-export TASKRUNNER_STATE_DIRECTORY=$work/state
-export TASKRUNNER_CACHE_DIRECTORY=$work/store
-export TASKRUNNER_CACHE_MAX_SIZE=100G
-unset TASKRUNNER_REMOTE_CACHE_BUCKET
+start_server() {
+    local port
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    mkdir -p "$work/s3/bench"
+    "$server_bin" "$work/s3" "$port" benchkey benchsecret 2>/dev/null &
+    server_pid=$!
+    for _ in $(seq 50); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+        sleep 0.1
+    done
+    s3_env="TASKRUNNER_REMOTE_CACHE_BUCKET=bench TASKRUNNER_S3_ENDPOINT=http://127.0.0.1:$port"
+    s3_env+=" TASKRUNNER_AWS_ACCESS_KEY=benchkey TASKRUNNER_AWS_SECRET_KEY=benchsecret"
+}
 
-declare -A result
-for tree in big small; do
-    src=$work/$tree
-    size=$(du -sm --apparent-size "$src/out" | cut -f1)
-    files=$(find "$src/out" -type f | wc -l)
-    echo "$tree: $files files, $size MB" >&2
-    result[$tree.desc]="$files files, $size MB"
+# measure LABEL WORK: appends table rows for both trees to $rows.
+measure() {
+    local label=$1
+    work=$2
+    mkdir -p "$work"
+    chmod 700 "$work"
+    generate "$work"
+    export TASKRUNNER_STATE_DIRECTORY=$work/state
+    export TASKRUNNER_CACHE_DIRECTORY=$work/store
+    export TASKRUNNER_CACHE_MAX_SIZE=100G
+    start_server
+    local tree src desc pipe_save save pipe_restore restore s3_save s3_restore
+    for tree in big small; do
+        src=$work/$tree
+        desc="$(find "$src/out" -type f | wc -l) files, $(du -sm --apparent-size "$src/out" | cut -f1) MB"
+        echo "$label, $tree: $desc" >&2
+        pipe_save=$(median_ms "tar -C $src -cf - out | zstd -3 -q -f -o $work/$tree.tar.zst")
+        save=$(median_ms "$bin save -n $tree --hash h --root $src $src/out 2>/dev/null")
+        pipe_restore=$(median_ms "zstd -d -q -c $work/$tree.tar.zst | tar -C \$dst -xf -")
+        restore=$(median_ms "$bin restore -n $tree --hash h --root \$dst 2>/dev/null")
+        s3_save=$(median_ms "env $s3_env $bin save -n $tree --hash h --root $src $src/out 2>/dev/null")
+        s3_restore=$(median_ms "env $s3_env $bin restore -n $tree --hash h --root \$dst 2>/dev/null")
+        rows+="| $label | $tree ($desc) | save | $pipe_save | $save | $(ratio "$save" "$pipe_save") | $s3_save | $(ratio "$s3_save" "$pipe_save") |"$'\n'
+        rows+="| $label | $tree | restore | $pipe_restore | $restore | $(ratio "$restore" "$pipe_restore") | $s3_restore | $(ratio "$s3_restore" "$pipe_restore") |"$'\n'
+        if [[ $tree == small ]]; then
+            speedups+="- $label: $(ratio "$pipe_restore" "$restore")x from the directory store, $(ratio "$pipe_restore" "$s3_restore")x from local S3"$'\n'
+        fi
+    done
+    kill "$server_pid"
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=
+}
 
-    result[$tree.pipe_save]=$(median_ms \
-        "tar -C $src -cf - out | zstd -3 -q -f -o $work/$tree.tar.zst")
-    result[$tree.save]=$(median_ms \
-        "$bin save -n $tree --hash h --root $src $src/out 2>/dev/null")
-    result[$tree.pipe_restore]=$(median_ms \
-        "zstd -d -q -c $work/$tree.tar.zst | tar -C \$dst -xf -")
-    result[$tree.restore]=$(median_ms \
-        "$bin restore -n $tree --hash h --root \$dst 2>/dev/null")
-    result[$tree.size_pipe]=$(stat -c %s "$work/$tree.tar.zst")
-    result[$tree.size]=$(stat -c %s "$work/store/bundles/$tree-h.tar.zst")
-done
-
-echo "starting the local S3 server..." >&2
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-mkdir -p "$work/s3/bench"
-"$server_bin" "$work/s3" "$port" benchkey benchsecret 2>/dev/null &
-server_pid=$!
-for _ in $(seq 50); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-    sleep 0.1
-done
-export TASKRUNNER_REMOTE_CACHE_BUCKET=bench
-export TASKRUNNER_S3_ENDPOINT=http://127.0.0.1:$port
-export TASKRUNNER_AWS_ACCESS_KEY=benchkey
-export TASKRUNNER_AWS_SECRET_KEY=benchsecret
-for tree in big small; do
-    src=$work/$tree
-    result[$tree.s3_save]=$(median_ms \
-        "$bin save -n $tree --hash h --root $src $src/out 2>/dev/null")
-    result[$tree.s3_restore]=$(median_ms \
-        "$bin restore -n $tree --hash h --root \$dst 2>/dev/null")
-done
+rows=
+speedups=
+measure "disk ($(stat -f -c %T "$(dirname "$disk")"))" "$disk"
+if [[ -n $shm ]]; then measure "tmpfs" "$shm"; fi
 
 {
     echo "# tr-cache benchmark"
     echo
     echo "Produced by \`bench/cache/run.sh\` on $(date -u +%Y-%m-%d), $(nproc) cores,"
-    echo "$(uname -sr). Median of $runs runs, warm page cache, same disk."
-    echo "Ratio = tr-cache time / pipeline time (below 1 is faster)."
+    echo "$(uname -sr), zstd $(zstd -V | grep -o 'v[0-9.]*'), $(tar --version | head -1)."
+    echo "Times in ms, median of $runs runs, warm page cache. The pipelines are"
+    echo "\`tar -c | zstd -3\` and \`zstd -d | tar -x\`; ratio = tr-cache / pipeline"
+    echo "(below 1 is faster). The S3 columns go through a local s3s-fs server"
+    echo "that shares the same cores."
     echo
-    echo "| tree | operation | pipeline ms | tr-cache ms | ratio |"
-    echo "| --- | --- | ---: | ---: | ---: |"
-    for tree in big small; do
-        d=${result[$tree.desc]}
-        echo "| $tree ($d) | save, directory store | ${result[$tree.pipe_save]} | ${result[$tree.save]} | $(ratio "${result[$tree.save]}" "${result[$tree.pipe_save]}") |"
-        echo "| $tree | restore, directory store | ${result[$tree.pipe_restore]} | ${result[$tree.restore]} | $(ratio "${result[$tree.restore]}" "${result[$tree.pipe_restore]}") |"
-        echo "| $tree | save to local S3 | ${result[$tree.pipe_save]} | ${result[$tree.s3_save]} | $(ratio "${result[$tree.s3_save]}" "${result[$tree.pipe_save]}") |"
-        echo "| $tree | restore from local S3 | ${result[$tree.pipe_restore]} | ${result[$tree.s3_restore]} | $(ratio "${result[$tree.s3_restore]}" "${result[$tree.pipe_restore]}") |"
-    done
+    echo "| file system | tree | operation | pipeline | directory store | ratio | local S3 | ratio |"
+    echo "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"
+    printf '%s' "$rows"
     echo
-    echo "Archive sizes: big $((result[big.size] / 1048576)) MiB (pipeline $((result[big.size_pipe] / 1048576)) MiB),"
-    echo "small $((result[small.size] / 1048576)) MiB (pipeline $((result[small.size_pipe] / 1048576)) MiB)."
+    echo "Restore speed-up on the 57,000-file tree (issue goal: at least 2x):"
     echo
-    echo "Restore speed-up on the small-file tree: $(ratio "${result[small.pipe_restore]}" "${result[small.restore]}")x"
-    echo "(issue goal: at least 2x)."
+    printf '%s' "$speedups"
 } > "$here/RESULTS.md"
 cat "$here/RESULTS.md"

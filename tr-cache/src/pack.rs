@@ -31,17 +31,24 @@ impl Outputs {
     /// against `root`. A path that does not exist or does not lie below
     /// the root is an error naming it.
     pub fn new(root: &Path, paths: &[PathBuf]) -> Result<Outputs, CacheError> {
-        let root = fs::canonicalize(root).map_err(|source| CacheError::Read {
-            path: root.to_owned(),
-            source,
-        })?;
         let cwd = std::env::current_dir().map_err(|source| CacheError::Read {
             path: PathBuf::from("."),
             source,
         })?;
+        Outputs::relative_to(root, &cwd, paths)
+    }
+
+    /// Like [`Outputs::new`], with relative `paths` (and a relative
+    /// `root`) taken from `base`, for example a task's working directory.
+    pub fn relative_to(root: &Path, base: &Path, paths: &[PathBuf]) -> Result<Outputs, CacheError> {
+        let given_root = base.join(root);
+        let root = fs::canonicalize(&given_root).map_err(|source| CacheError::Read {
+            path: given_root.clone(),
+            source,
+        })?;
         let relative = paths
             .iter()
-            .map(|path| relative_to(&root, &cwd.join(path), path))
+            .map(|path| below_root(&root, &base.join(path), path))
             .collect::<Result<_, _>>()?;
         Ok(Outputs { root, relative })
     }
@@ -59,7 +66,7 @@ impl Outputs {
 
 /// `full` relative to `root`. The last component is not resolved, so an
 /// output that is a symbolic link is archived as the link itself.
-fn relative_to(root: &Path, full: &Path, given: &Path) -> Result<PathBuf, CacheError> {
+fn below_root(root: &Path, full: &Path, given: &Path) -> Result<PathBuf, CacheError> {
     let full = lexical(full);
     let read_err = |source| CacheError::Read {
         path: given.to_owned(),

@@ -70,6 +70,12 @@ fn outputs_outside_the_root_or_missing_are_named() {
 
     let sneaky = root.path().join("sub/../../escape");
     assert!(Outputs::new(root.path(), &[sneaky]).is_err());
+
+    // Paths relative to a task's directory rather than ours.
+    put(root.path(), "task/out/f", b"x");
+    let base = root.path().join("task");
+    let outputs = Outputs::relative_to(Path::new(".."), &base, &[PathBuf::from("out")]).unwrap();
+    assert_eq!(outputs.relative(), [PathBuf::from("task/out")]);
 }
 
 #[test]
