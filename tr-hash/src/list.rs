@@ -6,7 +6,8 @@
 //! included, and a file still in git's index but missing from the work
 //! tree is listed too (it is hashed as deleted). Outside any work tree,
 //! and for paths that lead out of the work tree, the file system is read
-//! directly: everything under a directory counts.
+//! directly: everything under a directory counts but `.git`. The work
+//! tree is the one holding the current directory.
 //!
 //! A path starting with `:`, or holding `*`, `?` or `[` and naming no
 //! existing file, is handed to git as a pathspec with its magic and glob
@@ -319,7 +320,8 @@ impl Plan {
     }
 }
 
-/// Adds every file under `name` (or `name` itself) to `names`.
+/// Adds every file under `name` (or `name` itself) to `names`, leaving
+/// out `.git`: a repository's own records change with every git command.
 fn walk_outside(cwd: &Path, name: Vec<u8>, names: &mut Vec<Name>) -> Result<(), HashError> {
     let path = cwd.join(OsStr::from_bytes(&name));
     let meta = match fs::symlink_metadata(&path) {
@@ -337,6 +339,9 @@ fn walk_outside(cwd: &Path, name: Vec<u8>, names: &mut Vec<Name>) -> Result<(), 
     let entries = fs::read_dir(&path).map_err(|source| read_error(&path, source))?;
     for entry in entries {
         let entry = entry.map_err(|source| read_error(&path, source))?;
+        if entry.file_name() == ".git" {
+            continue;
+        }
         let mut child = name.clone();
         if name == b"." {
             child.clear();

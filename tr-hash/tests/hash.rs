@@ -397,6 +397,18 @@ fn outside_git_the_file_system_is_read() {
     assert!(hashed.hash_input.contains("file dir/deep/b.o 644 "));
     let from_inside = tree.hash_in(&tree.root.join("dir"), &["."]).unwrap();
     assert!(from_inside.hash_input.contains("file deep/b.o 644 "));
+
+    // A repository met on the way is read as plain files, but for its
+    // `.git`.
+    tree.write("dir/repo/.git/HEAD", "ref: refs/heads/main");
+    tree.write("dir/repo/x", "x");
+    let with_repo = tree.hash(&["dir"]);
+    assert!(with_repo.hash_input.contains("file dir/repo/x 644 "));
+    assert!(
+        !with_repo.hash_input.contains(".git"),
+        "{}",
+        with_repo.hash_input
+    );
     assert_eq!(
         tree.error(&["nothing"]),
         "input path `nothing` matches no file (missing, or ignored by git)"
