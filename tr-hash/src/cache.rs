@@ -302,6 +302,19 @@ mod tests {
     }
 
     #[test]
+    fn corrupt_bytes_never_panic() {
+        let key = blake3::hash(b"k");
+        let bytes = encode(&key, &sample());
+        for at in 0..bytes.len() {
+            for flip in [0x01, 0x80, 0xff] {
+                let mut bad = bytes.clone();
+                bad[at] ^= flip;
+                let _ = decode(&bad, &key);
+            }
+        }
+    }
+
+    #[test]
     fn prune_removes_only_long_unwritten_cache_files() {
         let dir = tempfile::tempdir().unwrap();
         let old = dir.path().join("old.cache");
