@@ -113,13 +113,16 @@ impl Cache {
                 drop(writer);
                 packed
             });
-            // Taking the digest also closes our end of the pipe: if the
-            // upload stopped early, the producer then stops on a broken
-            // pipe instead of waiting on a full one.
-            let stored = self
-                .store
-                .put(&key, &mut source, ARCHIVE)
-                .map(|size| (size, source.digest()));
+            // Our end of the pipe must close before the producer is
+            // joined: if the upload stopped early, the producer then stops
+            // on a broken pipe instead of waiting on a full one forever.
+            let stored = match self.store.put(&key, &mut source, ARCHIVE) {
+                Ok(size) => Ok((size, source.digest())),
+                Err(e) => {
+                    drop(source);
+                    Err(e)
+                }
+            };
             let packed = producer.join().unwrap_or_else(|_| {
                 Err(CacheError::Write {
                     path: "<archive>".into(),

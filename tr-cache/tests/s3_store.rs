@@ -166,7 +166,9 @@ fn cache_at(endpoint: &str) -> Cache {
 /// errors that name the object and show no secret.
 fn assert_fails_quickly(endpoint: &str, limit: Duration, expect: &str) {
     let (root, target) = (scratch(), scratch());
-    put(root.path(), "out/f", b"data");
+    // Larger than a part and the pipe: the archive writer must not be
+    // left waiting when the upload gives up.
+    put(root.path(), "out/f", &common::noise(12 << 20, 3));
     let cache = cache_at(endpoint);
 
     let started = Instant::now();

@@ -9,7 +9,7 @@
 
 use std::fmt;
 use std::io::{self, Read};
-use std::sync::{OnceLock, mpsc};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
@@ -21,6 +21,7 @@ use aws_sdk_s3::config::{
     Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
 };
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::upload_part::{UploadPartError, UploadPartOutput};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use tokio::runtime::Runtime;
@@ -49,6 +50,14 @@ pub const READ_TIMEOUT_VAR: &str = "TASKRUNNER_S3_READ_TIMEOUT";
 /// Archives larger than this go up in parts of this size (S3's minimum
 /// part is 5 MiB); memory holds one part at a time.
 const PART_SIZE: usize = 8 << 20;
+/// Parts uploaded at once.
+const PARTS_IN_FLIGHT: usize = 2;
+
+/// A part's number and the server's answer.
+type PartUpload = (
+    i32,
+    Result<UploadPartOutput, SdkError<UploadPartError, HttpResponse>>,
+);
 
 /// Where and how to reach the bucket. `Debug` shows no key.
 #[derive(Clone)]
@@ -259,9 +268,10 @@ impl S3Store {
         result
     }
 
-    /// Uploads `first` and then the parts read from `source`. A second
-    /// thread reads the next part while one is uploaded, so the archive
-    /// writer on the other side of `source` seldom waits.
+    /// Uploads `first` and then the parts read from `source`, two at a
+    /// time. A second thread reads the next part meanwhile, so the archive
+    /// writer on the other side of `source` seldom waits, and the server
+    /// stores one part while the next one travels.
     fn upload_parts(
         &self,
         conn: &Conn,
@@ -270,48 +280,21 @@ impl S3Store {
         first: Vec<u8>,
         source: &mut (dyn Read + Send),
     ) -> Result<u64, CacheError> {
-        let (parts_in, parts_out) = mpsc::sync_channel::<io::Result<Vec<u8>>>(1);
-        let mut completed = Vec::new();
-        let mut size = 0;
-        std::thread::scope(|scope| {
+        let (parts_in, parts_out) = tokio::sync::mpsc::channel::<io::Result<Vec<u8>>>(1);
+        let (completed, size) = std::thread::scope(|scope| {
             scope.spawn(move || {
                 loop {
                     let part = read_part(source);
                     let last = !matches!(&part, Ok(p) if !p.is_empty());
-                    if parts_in.send(part).is_err() || last {
+                    if parts_in.blocking_send(part).is_err() || last {
                         break;
                     }
                 }
             });
-            let mut part = first;
-            loop {
-                let number = completed.len() as i32 + 1;
-                size += part.len() as u64;
-                let request = conn
-                    .client
-                    .upload_part()
-                    .bucket(&self.settings.bucket)
-                    .key(key)
-                    .upload_id(upload_id)
-                    .part_number(number)
-                    .body(ByteStream::from(part));
-                let answer = conn
-                    .runtime
-                    .block_on(request.send())
-                    .map_err(|e| self.error("upload", key, remote_error(e)))?;
-                completed.push(
-                    CompletedPart::builder()
-                        .part_number(number)
-                        .set_e_tag(answer.e_tag)
-                        .build(),
-                );
-                part = match parts_out.recv() {
-                    Ok(Ok(next)) if next.is_empty() => return Ok(()),
-                    Ok(Ok(next)) => next,
-                    Ok(Err(e)) => return Err(self.stream_error("upload", key, e)),
-                    Err(_) => return Ok(()),
-                };
-            }
+            // The receiver moves into the future, so that returning early
+            // drops it and stops the reading thread.
+            conn.runtime
+                .block_on(self.send_parts(conn, key, upload_id, first, parts_out))
         })?;
 
         let request = conn
@@ -329,6 +312,74 @@ impl S3Store {
             .block_on(request.send())
             .map_err(|e| self.error("upload", key, remote_error(e)))?;
         Ok(size)
+    }
+
+    async fn send_parts(
+        &self,
+        conn: &Conn,
+        key: &str,
+        upload_id: &str,
+        first: Vec<u8>,
+        mut parts: tokio::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    ) -> Result<(Vec<CompletedPart>, u64), CacheError> {
+        let mut uploads = tokio::task::JoinSet::new();
+        let mut completed = Vec::new();
+        let mut next = Some(first);
+        let mut size = 0;
+        let mut number = 0;
+        loop {
+            while uploads.len() >= PARTS_IN_FLIGHT {
+                completed.push(self.finished_part(key, &mut uploads).await?);
+            }
+            let part = match next.take() {
+                Some(part) => part,
+                None => match parts.recv().await {
+                    Some(Ok(part)) if !part.is_empty() => part,
+                    Some(Ok(_)) | None => break,
+                    Some(Err(e)) => return Err(self.stream_error("upload", key, e)),
+                },
+            };
+            number += 1;
+            size += part.len() as u64;
+            let request = conn
+                .client
+                .upload_part()
+                .bucket(&self.settings.bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .part_number(number)
+                .body(ByteStream::from(part));
+            uploads.spawn(async move { (number, request.send().await) });
+        }
+        while !uploads.is_empty() {
+            completed.push(self.finished_part(key, &mut uploads).await?);
+        }
+        completed.sort_by_key(|part| part.part_number());
+        Ok((completed, size))
+    }
+
+    async fn finished_part(
+        &self,
+        key: &str,
+        uploads: &mut tokio::task::JoinSet<PartUpload>,
+    ) -> Result<CompletedPart, CacheError> {
+        let lost = || {
+            self.error(
+                "upload",
+                key,
+                RemoteError("an upload task was lost".to_owned()),
+            )
+        };
+        let (number, answer) = uploads
+            .join_next()
+            .await
+            .ok_or_else(lost)?
+            .map_err(|_| lost())?;
+        let answer = answer.map_err(|e| self.error("upload", key, remote_error(e)))?;
+        Ok(CompletedPart::builder()
+            .part_number(number)
+            .set_e_tag(answer.e_tag)
+            .build())
     }
 }
 
