@@ -11,6 +11,7 @@ fn tools() -> Vec<clap::Command> {
         tr_log::command(),
         tr_hash::command(),
         tr_check::command(),
+        tr_cache::command(),
     ]
 }
 

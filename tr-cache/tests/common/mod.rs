@@ -13,8 +13,9 @@ use std::time::Duration;
 use tr_cache::store::{DirStore, S3Options, S3Store};
 use tr_cache::{Cache, Store, Trust};
 
-pub const ACCESS_KEY: &str = "AKIATESTACCESSKEY1";
-pub const SECRET_KEY: &str = "s3cr3t-TEST-secret-KEY-do-not-print";
+mod s3_server;
+
+pub use s3_server::{ACCESS_KEY, S3Server, SECRET_KEY};
 
 /// A private scratch directory, removed when dropped.
 pub fn scratch() -> tempfile::TempDir {
@@ -136,57 +137,7 @@ pub fn raw_archive(entries: &[Raw<'_>]) -> Vec<u8> {
     encoder.finish().unwrap()
 }
 
-/// An in-process S3 server (s3s-fs) on a random port of 127.0.0.1.
-pub struct S3Server {
-    pub endpoint: String,
-    root: tempfile::TempDir,
-    _runtime: tokio::runtime::Runtime,
-}
-
 impl S3Server {
-    pub fn start() -> S3Server {
-        use hyper_util::rt::{TokioExecutor, TokioIo};
-        use hyper_util::server::conn::auto::Builder as ConnBuilder;
-
-        let root = scratch();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let fs = s3s_fs::FileSystem::new(root.path()).unwrap();
-        let mut builder = s3s::service::S3ServiceBuilder::new(fs);
-        builder.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
-        let service = builder.build();
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let endpoint = format!("http://{}", listener.local_addr().unwrap());
-        runtime.spawn(async move {
-            loop {
-                let Ok((socket, _)) = listener.accept().await else {
-                    continue;
-                };
-                let service = service.clone();
-                tokio::spawn(async move {
-                    let conn = ConnBuilder::new(TokioExecutor::new());
-                    let _ = conn.serve_connection(TokioIo::new(socket), service).await;
-                });
-            }
-        });
-        S3Server {
-            endpoint,
-            root,
-            _runtime: runtime,
-        }
-    }
-
-    /// Creates a bucket and returns its name.
-    pub fn bucket(&self, name: &str) -> String {
-        fs::create_dir_all(self.root.path().join(name)).unwrap();
-        name.to_owned()
-    }
-
     /// Options for `bucket` on this server.
     pub fn options(&self, bucket: &str) -> S3Options {
         s3_options(&self.endpoint, bucket)
