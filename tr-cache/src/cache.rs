@@ -160,6 +160,13 @@ impl Cache {
         let name = bundle.object_name();
         let key = self.store.key(&name);
         let location = self.store.location(&key);
+        // The signature comes first: an S3 download keeps the runtime busy
+        // on another thread until the archive has been read.
+        let signature = if self.trust.is_verifying() {
+            self.store.read_small(&format!("{key}{SIGNATURE_SUFFIX}"))?
+        } else {
+            None
+        };
         let Some(reader) = self.store.open(&key)? else {
             return Ok(None);
         };
@@ -169,7 +176,6 @@ impl Cache {
             return unpack::unpack(reader, root, &location).map(Some);
         }
 
-        let signature = self.store.read_small(&format!("{key}{SIGNATURE_SUFFIX}"))?;
         let tmp_err = |source| CacheError::Write {
             path: std::env::temp_dir(),
             source,

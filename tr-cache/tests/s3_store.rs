@@ -265,3 +265,32 @@ fn a_server_answering_500_fails_quickly() {
     ));
     assert_fails_quickly(&endpoint, Duration::from_secs(8), "HTTP 500");
 }
+
+#[test]
+fn a_corrupt_archive_in_s3_is_an_error_and_the_cache_stays_usable() {
+    let server = S3Server::start();
+    let bucket = server.bucket("corrupt");
+    let cache = server.cache(&bucket);
+    let target = scratch();
+    // Large enough that the download is still running when the restore
+    // gives up on the first bytes.
+    let garbage = common::noise(24 << 20, 11);
+    let key = cache.store().key(&bundle("build", "bad").object_name());
+    cache
+        .store()
+        .put(&key, &mut garbage.as_slice(), "application/zstd")
+        .unwrap();
+
+    let err = cache
+        .restore(&bundle("build", "bad"), target.path())
+        .unwrap_err();
+    assert!(matches!(err, CacheError::Corrupt { .. }), "{err}");
+    assert!(err.is_bad_archive());
+
+    let task = TaskName::new(OsStr::new("build")).unwrap();
+    cache.set_latest(&task, "main", "after").unwrap();
+    assert_eq!(
+        cache.latest(&task, "main").unwrap().as_deref(),
+        Some("after")
+    );
+}

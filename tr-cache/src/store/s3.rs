@@ -9,7 +9,7 @@
 
 use std::fmt;
 use std::io::{self, Read};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock, mpsc};
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
@@ -50,6 +50,8 @@ pub const READ_TIMEOUT_VAR: &str = "TASKRUNNER_S3_READ_TIMEOUT";
 /// Archives larger than this go up in parts of this size (S3's minimum
 /// part is 5 MiB); memory holds one part at a time.
 const PART_SIZE: usize = 8 << 20;
+/// Chunks of a download fetched ahead of the reader.
+const PREFETCH_CHUNKS: usize = 64;
 /// Parts uploaded at once.
 const PARTS_IN_FLIGHT: usize = 2;
 
@@ -98,7 +100,7 @@ impl fmt::Debug for S3Options {
 /// A bucket, with the client built on first use.
 pub struct S3Store {
     settings: S3Options,
-    conn: OnceLock<Conn>,
+    conn: OnceLock<Arc<Conn>>,
 }
 
 struct Conn {
@@ -168,7 +170,7 @@ impl S3Store {
         format!("s3://{}/{key}", self.settings.bucket)
     }
 
-    fn conn(&self) -> Result<&Conn, CacheError> {
+    fn conn(&self) -> Result<&Arc<Conn>, CacheError> {
         if let Some(conn) = self.conn.get() {
             return Ok(conn);
         }
@@ -177,7 +179,7 @@ impl S3Store {
             .build()
             .map_err(|e| self.error("connect to", "", RemoteError(e.to_string())))?;
         let client = runtime.block_on(self.settings.client());
-        Ok(self.conn.get_or_init(|| Conn { runtime, client }))
+        Ok(self.conn.get_or_init(|| Arc::new(Conn { runtime, client })))
     }
 
     fn error(&self, action: &'static str, key: &str, source: RemoteError) -> CacheError {
@@ -195,8 +197,9 @@ impl S3Store {
         self.error(action, key, RemoteError(text))
     }
 
-    /// Opens `key` for streaming; `None` when it does not exist.
-    pub fn open(&self, key: &str) -> Result<Option<BodyReader<'_>>, CacheError> {
+    /// Opens `key` for streaming; `None` when it does not exist. The body
+    /// is fetched ahead of the reader by a thread of its own.
+    pub fn open(&self, key: &str) -> Result<Option<BodyReader>, CacheError> {
         let conn = self.conn()?;
         let request = conn
             .client
@@ -204,11 +207,7 @@ impl S3Store {
             .bucket(&self.settings.bucket)
             .key(key);
         match conn.runtime.block_on(request.send()) {
-            Ok(answer) => Ok(Some(BodyReader {
-                runtime: &conn.runtime,
-                body: answer.body,
-                chunk: bytes::Bytes::new(),
-            })),
+            Ok(answer) => Ok(Some(BodyReader::start(Arc::clone(conn), answer.body))),
             Err(SdkError::ServiceError(e))
                 if e.err().is_no_such_key() || e.raw().status().as_u16() == 404 =>
             {
@@ -450,21 +449,42 @@ where
     }
 }
 
-/// An object's content as a blocking reader: each read drives the
-/// runtime until the next chunk arrives.
-pub struct BodyReader<'a> {
-    runtime: &'a Runtime,
-    body: ByteStream,
+/// An object's content as a blocking reader. A thread drives the runtime
+/// to fetch the next chunks while the reader decompresses and writes the
+/// ones before, within a bounded queue.
+pub struct BodyReader {
+    chunks: mpsc::Receiver<io::Result<bytes::Bytes>>,
     chunk: bytes::Bytes,
 }
 
-impl Read for BodyReader<'_> {
+impl BodyReader {
+    fn start(conn: Arc<Conn>, mut body: ByteStream) -> BodyReader {
+        let (sender, chunks) = mpsc::sync_channel(PREFETCH_CHUNKS);
+        // Not joined: when the reader is dropped early, the thread ends at
+        // its next chunk, or when the stalled-stream protection gives up.
+        std::thread::spawn(move || {
+            conn.runtime.block_on(async move {
+                while let Some(chunk) = body.next().await {
+                    let failed = chunk.is_err();
+                    if sender.send(chunk.map_err(io::Error::other)).is_err() || failed {
+                        break;
+                    }
+                }
+            })
+        });
+        BodyReader {
+            chunks,
+            chunk: bytes::Bytes::new(),
+        }
+    }
+}
+
+impl Read for BodyReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.chunk.is_empty() {
-            match self.runtime.block_on(self.body.next()) {
-                None => return Ok(0),
-                Some(Ok(chunk)) => self.chunk = chunk,
-                Some(Err(e)) => return Err(io::Error::other(e)),
+            match self.chunks.recv() {
+                Err(_) => return Ok(0),
+                Ok(chunk) => self.chunk = chunk?,
             }
         }
         let n = buf.len().min(self.chunk.len());

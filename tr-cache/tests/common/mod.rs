@@ -140,7 +140,11 @@ pub fn raw_archive(entries: &[Raw<'_>]) -> Vec<u8> {
 impl S3Server {
     /// Options for `bucket` on this server.
     pub fn options(&self, bucket: &str) -> S3Options {
-        s3_options(&self.endpoint, bucket)
+        // Generous: this server is a debug build, slow to take a part.
+        S3Options {
+            read_timeout: Duration::from_secs(30),
+            ..s3_options(&self.endpoint, bucket)
+        }
     }
 
     /// A cache over `bucket` on this server.
