@@ -13,6 +13,7 @@ mod batch;
 mod cli;
 mod format;
 mod splitter;
+pub mod timeline;
 
 pub use splitter::DEFAULT_LINE_LIMIT;
 
