@@ -1,11 +1,12 @@
-//! The `tr-log` command: label the lines of standard input.
+//! The `tr-log` command: label the lines of standard input, or show a
+//! build's timeline.
 
 use std::ffi::OsString;
 use std::io::{self, Read};
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 use tr_common::{TaskName, diag, exit};
 
 use crate::{Batch, Label, LineFormat, LineSplitter, Stream};
@@ -19,20 +20,45 @@ use crate::{Batch, Label, LineFormat, LineSplitter, Stream};
     long_about = "Reads standard input and writes each line to standard output as \
 `HH:MM:SS [NAME] STREAM | line`, the way tr-run shows a task's output. \
 With --log, also appends `HH:MM:SS STREAM | line` to a log file.\n\n\
-Timestamps are left out when TASKRUNNER_DISABLE_TIMESTAMPS=1.",
-    after_help = "Example: make 2>&1 | tr-log -n build --log build.log\n\n\
-Exit status: 0 on success, 1 when reading or writing fails, 2 on bad usage."
+Timestamps are left out when TASKRUNNER_DISABLE_TIMESTAMPS=1.\n\n\
+`tr-log timeline` shows what the tasks of a build did and when: tr-run \
+records each task's phases (lock wait, hashing, cache restores, the run, \
+uploads, statuses) and outcome, and the top level merges them into \
+builds/<id>/trace.json (Chrome trace format) at the end of the build. \
+TASKRUNNER_TRACE=0 turns recording off; with OTEL_EXPORTER_OTLP_ENDPOINT \
+set, the top level also sends the trace there (OTLP over HTTP, JSON).",
+    after_help = "Examples:\n  make 2>&1 | tr-log -n build --log build.log\n  \
+tr-log timeline latest --html timeline.html\n\n\
+Exit status: 0 on success, 1 when reading or writing fails, 2 on bad usage.",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
 )]
 pub struct Args {
     /// Name shown in brackets before each line.
-    #[arg(short, long, value_name = "NAME")]
-    pub name: OsString,
+    #[arg(short, long, value_name = "NAME", required = true)]
+    pub name: Option<OsString>,
     /// Stream name shown after the task name.
     #[arg(short, long, value_enum, default_value_t = StreamArg::Stdout)]
     pub stream: StreamArg,
     /// Also append each line to this log file, without the name.
     #[arg(short, long, value_name = "FILE")]
     pub log: Option<PathBuf>,
+    /// Another job than labelling lines.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands of `tr-log`.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show a build's timeline: a summary table, an HTML Gantt chart, or
+    /// the Chrome trace.
+    #[command(long_about = "Shows the timeline of a build in the state directory \
+(TASKRUNNER_STATE_DIRECTORY): by default a table of its tasks, the longest \
+first, with outcome, duration and share of the build. Reads \
+builds/<id>/trace.json, or merges the per-task records in \
+builds/<id>/trace/ when the build did not finish.")]
+    Timeline(crate::timeline::cli::TimelineArgs),
 }
 
 /// The stream label chosen on the command line.
@@ -51,6 +77,9 @@ pub fn command() -> clap::Command {
 
 /// Runs `tr-log` and returns its exit code.
 pub fn run(args: Args) -> i32 {
+    if let Some(Command::Timeline(timeline)) = &args.command {
+        return crate::timeline::cli::run(timeline);
+    }
     match label_stdin(&args) {
         Ok(()) => exit::SUCCESS,
         Err(err) if err.kind() == io::ErrorKind::BrokenPipe => exit::SUCCESS,
@@ -62,7 +91,7 @@ pub fn run(args: Args) -> i32 {
 }
 
 fn label_stdin(args: &Args) -> io::Result<()> {
-    let name = TaskName::new(&args.name).map_err(io::Error::other)?;
+    let name = TaskName::new(args.name.as_deref().unwrap_or_default()).map_err(io::Error::other)?;
     let timestamps = !tr_common::env::flag("TASKRUNNER_DISABLE_TIMESTAMPS");
     let format = LineFormat::new(name.as_str(), timestamps);
     let label = Label::Stream(match args.stream {

@@ -15,6 +15,7 @@
 //! and can be sent to an OpenTelemetry collector.
 
 mod chrome;
+pub mod cli;
 mod model;
 mod otlp;
 mod record;
