@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use tr_common::diag;
 use tr_log::Level;
+use tr_log::timeline::{Phase, now_us};
 
 use crate::git;
 use crate::output::TaskOutput;
@@ -23,17 +24,22 @@ impl Task<'_> {
             args,
             skipped: false,
             restored: false,
+            fuzzy_restored: false,
             to_save: None,
             main_branch_commit: None,
         };
         let answer = self.decide(out, &mut decided);
         if decided.args.commit_status && answer != FAIL {
+            let began = now_us();
             let status = tr_check::rules::at_snapshot(
                 self.name.as_str(),
                 decided.skipped,
                 decided.args.has_inputs(),
             );
             self.report(out, &status);
+            if tr_check::is_enabled() {
+                self.trace.phase(Phase::Status, began);
+            }
         }
         self.snapshot = Some(decided);
         answer.to_vec()
@@ -54,7 +60,10 @@ impl Task<'_> {
             Ok(cwd) => cwd,
             Err(e) => return self.refuse(out, &format!("cannot read the working directory: {e}")),
         };
-        let current = match tr_hash::compute(&inputs, &cwd, self.state) {
+        let began = now_us();
+        let computed = tr_hash::compute(&inputs, &cwd, self.state);
+        self.trace.phase(Phase::Hash, began);
+        let current = match computed {
             Ok(current) => current,
             Err(err) => return self.refuse(out, &diag::chain(&err)),
         };
@@ -124,7 +133,9 @@ impl Task<'_> {
             || saved.as_ref().and_then(|s| s.main_branch_commit.as_ref())
                 != d.main_branch_commit.as_ref();
         if cached && !force && d.args.fuzzy_cache && main_changed {
-            self.restore_fuzzy(out, d, saved);
+            let began = now_us();
+            d.fuzzy_restored = self.restore_fuzzy(out, d, saved);
+            self.trace.phase(Phase::FuzzyRestore, began);
         }
         RUN
     }
@@ -201,6 +212,13 @@ impl Task<'_> {
     /// Restores the archive for `hash`; whether it was there and whole.
     /// Every failure is a warning: the task then runs.
     fn restore(&mut self, out: &mut TaskOutput, args: &SnapshotArgs, hash: &str) -> bool {
+        let began = now_us();
+        let restored = self.unpack(out, args, hash);
+        self.trace.phase(Phase::Restore, began);
+        restored
+    }
+
+    fn unpack(&mut self, out: &mut TaskOutput, args: &SnapshotArgs, hash: &str) -> bool {
         let root = self.cache_root(args);
         let bundle = match self.bundle(args, hash) {
             Ok(bundle) => bundle,
@@ -254,13 +272,13 @@ impl Task<'_> {
     /// Unpacks the latest archive of this task from the current branch or
     /// a fallback branch over the working tree, and records the main
     /// branch's commit at once, so that a failing task does not fetch the
-    /// same fuzzy cache again.
+    /// same fuzzy cache again. Returns whether one was unpacked.
     fn restore_fuzzy(
         &mut self,
         out: &mut TaskOutput,
         d: &Decided,
         saved: Option<tr_hash::HashInfo>,
-    ) {
+    ) -> bool {
         let current = match git::current_branch() {
             Ok(branch) => vec![branch],
             Err(e) => {
@@ -279,7 +297,7 @@ impl Task<'_> {
         let name = self.name;
         for branch in branches {
             let Some(cache) = self.cache(out) else {
-                return;
+                return false;
             };
             let hash = match cache.latest(name, &branch) {
                 Ok(Some(hash)) => hash,
@@ -299,7 +317,7 @@ impl Task<'_> {
                 continue;
             };
             let Some(cache) = self.cache(out) else {
-                return;
+                return false;
             };
             match cache.restore(&bundle, &root) {
                 Ok(Some(_)) => {
@@ -321,7 +339,7 @@ impl Task<'_> {
                             &format!("cannot save the hash: {}", diag::chain(&err)),
                         );
                     }
-                    return;
+                    return true;
                 }
                 Ok(None) => {}
                 Err(err) => out.message(
@@ -333,5 +351,6 @@ impl Task<'_> {
                 ),
             }
         }
+        false
     }
 }

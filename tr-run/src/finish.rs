@@ -7,6 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use tr_common::{diag, exit};
+use tr_log::timeline::{Phase, now_us};
 use tr_log::{Level, LineSplitter, Stream};
 
 use crate::git;
@@ -42,7 +43,10 @@ impl Task<'_> {
             out.message(Level::Info, "success");
             // A task that changes its own inputs would be skipped next
             // time with outputs built from inputs that no longer exist.
-            match before.rehash_files(self.state) {
+            let began = now_us();
+            let rehashed = before.rehash_files(self.state);
+            self.trace.phase(Phase::Rehash, began);
+            match rehashed {
                 Ok(after) => {
                     let changed = before.changed_files(&after);
                     if !changed.is_empty() {
@@ -71,11 +75,16 @@ impl Task<'_> {
 
         // Post-unpack commands run before the hash is saved: if one fails,
         // the next run must not skip a task whose outputs are incomplete.
+        let began = now_us();
         for cmd in &d.args.post_unpack_cmds {
             if let Err(message) = self.post_unpack(out, cmd) {
+                self.trace.phase(Phase::PostUnpack, began);
                 out.message(Level::Error, &message);
                 return exit::FAILURE;
             }
+        }
+        if !d.args.post_unpack_cmds.is_empty() {
+            self.trace.phase(Phase::PostUnpack, began);
         }
         let info = tr_hash::HashInfo {
             hash: before.hash.clone(),
@@ -83,7 +92,10 @@ impl Task<'_> {
             main_branch_commit: d.main_branch_commit.clone(),
         };
         out.message(Level::Debug, &format!("Saving hash {}", info.hash));
-        if let Err(err) = tr_hash::save(self.state, self.name, &info) {
+        let began = now_us();
+        let saved = tr_hash::save(self.state, self.name, &info);
+        self.trace.phase(Phase::SaveHash, began);
+        if let Err(err) = saved {
             out.message(
                 Level::Warn,
                 &format!("cannot save the hash: {}", diag::chain(&err)),
@@ -96,7 +108,9 @@ impl Task<'_> {
             && (ran || self.settings.prime_cache_mode)
             && !d.restored
         {
+            let began = now_us();
             self.upload(out, d, &before.hash);
+            self.trace.phase(Phase::Upload, began);
         }
         code
     }
@@ -232,6 +246,13 @@ impl Task<'_> {
         if !self.settings.upload_logs || self.cancelled {
             return None;
         }
+        let began = now_us();
+        let url = self.send_log(out);
+        self.trace.phase(Phase::UploadLog, began);
+        url
+    }
+
+    fn send_log(&mut self, out: &mut TaskOutput) -> Option<String> {
         let log = self.build.log_path(self.name);
         let (id, name) = (&self.build.id, self.name);
         let view = self.settings.logs_view_url.clone();
@@ -282,6 +303,12 @@ impl Task<'_> {
         if !tr_check::is_enabled() {
             return;
         }
+        let began = now_us();
+        self.report_status(out, code, log_url);
+        self.trace.phase(Phase::Status, began);
+    }
+
+    fn report_status(&mut self, out: &mut TaskOutput, code: i32, log_url: Option<String>) {
         let decided = self.snapshot.as_ref();
         let end = tr_check::rules::TaskEnd {
             asked: decided.is_some_and(|d| d.args.commit_status),

@@ -5,7 +5,8 @@
 //! The flow of one task: read settings, join or start the build, take the
 //! task's lock, replay a result already recorded in this build, or spawn
 //! the task and supervise it (output, command pipe, signals), then record
-//! its exit code.
+//! its exit code. Each task records its timeline as it goes, and the top
+//! level merges the build's timeline when it is done.
 
 mod build;
 mod cli;
@@ -31,6 +32,7 @@ use tr_common::state::StateError;
 use tr_common::{StateDir, TaskName, diag, exit};
 use tr_lock::{LockError, TaskLock};
 use tr_log::Level;
+use tr_log::timeline::{self, Phase, Recorder};
 
 use crate::build::{Build, BuildError};
 use crate::inherit::{ParentPipe, Toplevel};
@@ -80,6 +82,7 @@ pub fn run(args: Args) -> i32 {
 }
 
 fn run_task(args: Args) -> Result<i32, RunError> {
+    let started = timeline::now_us();
     let settings = Settings::from_env()?;
     let name = match &args.name {
         Some(name) => TaskName::new(name)?,
@@ -96,9 +99,11 @@ fn run_task(args: Args) -> Result<i32, RunError> {
     let log_path = build.log_path(&name);
     parent.debug(&format!("Subtask {name} logs to {}", log_path.display()));
 
+    let lock_wait = timeline::now_us();
     let _lock = TaskLock::acquire(&state, &name, || {
         parent.debug(&format!("Subtask {name} waits for its lock"));
     })?;
+    let locked = timeline::now_us();
     if let Some(code) = build.result(&name) {
         parent.debug(&format!(
             "Subtask {name} finished with exit code {code} (it already ran in this build)"
@@ -124,7 +129,14 @@ fn run_task(args: Args) -> Result<i32, RunError> {
         out.message(Level::Warn, &message);
     }
 
-    let mut task = Task::new(&name, &state, &settings, &build, &args);
+    // A task replaying its result above did nothing worth a trace.
+    let mut trace = Recorder::start(&build.dir, name.as_str(), started).unwrap_or_else(|e| {
+        out.message(Level::Debug, &format!("no timeline for this task: {e}"));
+        Recorder::off()
+    });
+    trace.phase_until(Phase::LockWait, lock_wait, locked);
+
+    let mut task = Task::new(&name, &state, &settings, &build, &args, trace);
     let code = task.execute(&mut out, toplevel.exports);
     let code = task.finish(&mut out, code);
 
@@ -134,9 +146,14 @@ fn run_task(args: Args) -> Result<i32, RunError> {
             &format!("cannot record the result of `{name}`: {e}"),
         );
     }
+    let outcome = task.outcome(code);
+    if let Err(e) = std::mem::take(&mut task.trace).end(outcome) {
+        out.message(Level::Debug, &format!("cannot record the timeline: {e}"));
+    }
     out.release_held(code != exit::SUCCESS);
     parent.debug(&format!("Subtask {name} finished with exit code {code}"));
     if build.is_toplevel {
+        finish_timeline(&build, &mut out);
         match build::prune(&state, settings.keep_builds_days) {
             Ok(0) => {}
             Ok(n) => out.message(Level::Debug, &format!("removed {n} old build folders")),
@@ -147,4 +164,28 @@ fn run_task(args: Args) -> Result<i32, RunError> {
         }
     }
     Ok(code)
+}
+
+/// Merges the build's timeline into `trace.json`, and sends it to an
+/// OpenTelemetry collector when one is configured. Neither is worth
+/// failing a build over.
+fn finish_timeline(build: &Build, out: &mut TaskOutput) {
+    if !Recorder::is_enabled() {
+        return;
+    }
+    if let Err(e) = timeline::merge(&build.dir) {
+        out.message(
+            Level::Warn,
+            &format!("cannot merge the build's timeline: {e}"),
+        );
+        return;
+    }
+    let Some(endpoint) = tr_common::env::non_empty(timeline::OTLP_ENDPOINT_VAR) else {
+        return;
+    };
+    let sent = timeline::cli::load(&build.dir)
+        .and_then(|t| timeline::export_otlp(&t, &endpoint.to_string_lossy()));
+    if let Err(e) = sent {
+        out.message(Level::Warn, &format!("cannot export the timeline: {e}"));
+    }
 }

@@ -12,6 +12,7 @@ use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl};
 use tr_common::{StateDir, TaskName, diag, exit};
 use tr_lock::HELD_VAR;
 use tr_log::Level;
+use tr_log::timeline::{self, Outcome, PARENT_VAR, Phase, Recorder};
 
 use crate::build::{self, Build};
 use crate::inherit::{REQUEST_PIPE_VAR, RESPONSE_PIPE_VAR};
@@ -39,6 +40,8 @@ pub(crate) struct Task<'a> {
     pub(crate) reporter: Lazy<tr_check::Reporter>,
     /// The output cache, made when first needed.
     pub(crate) cache: Lazy<tr_cache::Cache>,
+    /// Records the task's phases for the build's timeline.
+    pub(crate) trace: Recorder,
 }
 
 /// What `snapshot` declared and decided.
@@ -49,6 +52,8 @@ pub(crate) struct Decided {
     pub(crate) skipped: bool,
     /// The task's outputs came from the cache.
     pub(crate) restored: bool,
+    /// A fuzzy cache was unpacked before the task ran.
+    pub(crate) fuzzy_restored: bool,
     /// The inputs' hash, saved if the task succeeds.
     pub(crate) to_save: Option<tr_hash::Computed>,
     /// The main branch's commit, saved with the hash.
@@ -82,6 +87,7 @@ impl<'a> Task<'a> {
         settings: &'a Settings,
         build: &'a Build,
         args: &'a Args,
+        trace: Recorder,
     ) -> Task<'a> {
         Task {
             name,
@@ -94,6 +100,25 @@ impl<'a> Task<'a> {
             cancelled: false,
             reporter: Lazy::Unmade,
             cache: Lazy::Unmade,
+            trace,
+        }
+    }
+
+    /// How the task ended, for its timeline, given its final exit code.
+    pub(crate) fn outcome(&self, code: i32) -> Outcome {
+        let decided = self.snapshot.as_ref();
+        if self.cancelled {
+            Outcome::Cancelled(code - exit::SIGNAL_BASE)
+        } else if code != exit::SUCCESS {
+            Outcome::Failed(code)
+        } else if decided.is_some_and(|d| d.restored) {
+            Outcome::Restored
+        } else if decided.is_some_and(|d| d.skipped) {
+            Outcome::Skipped
+        } else if decided.is_some_and(|d| d.fuzzy_restored) {
+            Outcome::FuzzyRestored
+        } else {
+            Outcome::Ran
         }
     }
 }
@@ -116,6 +141,7 @@ impl Task<'_> {
         );
         out.message(Level::Debug, &format!("  buildId: {}", self.build.id));
 
+        let run_start = timeline::now_us();
         let spawned = self.spawn(exports);
         let (child, pipes, signals) = match spawned {
             Ok(parts) => parts,
@@ -144,6 +170,7 @@ impl Task<'_> {
             self.request(out, line)
         });
         drop(signals);
+        self.trace.phase(Phase::Run, run_start);
         let outcome = match outcome {
             Ok(outcome) => outcome,
             Err(err) => {
@@ -192,6 +219,11 @@ impl Task<'_> {
             .env(RESPONSE_PIPE_VAR, responses_r.as_raw_fd().to_string())
             .env(snapshot::FUNCTION_VAR, snapshot::function_definition())
             .env(HELD_VAR, tr_lock::held_var_with(self.name));
+        match self.trace.parent_value() {
+            Some(value) => command.env(PARENT_VAR, value),
+            // Children must not take a grandparent for their parent.
+            None => command.env_remove(PARENT_VAR),
+        };
         if self.build.is_toplevel
             && let Ok(bin) = build::runner_bin_dir(self.state)
         {

@@ -245,6 +245,9 @@ fn task_from_lines(data: &[u8]) -> Option<TaskSpan> {
         }
     }
     let mut task = task?;
+    // A phase inside another (hashing within the run) comes after it.
+    task.phases
+        .sort_by_key(|p| (p.start, std::cmp::Reverse(p.end)));
     if !ended {
         task.outcome = Outcome::Unfinished;
     }
