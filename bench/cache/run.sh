@@ -93,29 +93,52 @@ PY
 
 now_ms() { date +%s%3N; }
 
-# median_ms COMMAND: the median time of $runs runs of COMMAND, in which
-# $dst is a new empty directory each time. Nothing is removed until the
-# end: on ext4, creating files soon after many were deleted is several
-# times slower (the allocator avoids recently freed inodes), which would
-# swamp what is measured here.
-counter=0
-median_ms() {
-    local command=$1 times=() start end
+# compare PIPELINE OURS OURS_S3: runs the three commands in turns, $runs
+# times, and prints the median wall time of each, in ms, then the CPU time
+# (user + system) of the median run of each. Taking turns spreads the
+# load of other processes on the machine over all three. In each run $dst
+# is a new empty directory. Nothing is removed until the end: on ext4,
+# creating files soon after many were deleted is several times slower
+# (the allocator avoids recently freed inodes).
+compare() {
+    local commands=("$@") walls=() cpus=() i c start end before after
     for ((i = 0; i < runs; i++)); do
-        counter=$((counter + 1))
-        dst=$work/dst/$counter
-        mkdir -p "$dst"
-        sync
-        sleep 1
-        start=$(now_ms)
-        eval "$command"
-        end=$(now_ms)
-        times+=($((end - start)))
+        for c in 0 1 2; do
+            mkdir -p "$work/dst"
+            dst=$(mktemp -d "$work/dst/XXXXXX")
+            sync
+            sleep 1
+            cpu_ticks
+            before=$ticks
+            start=$(now_ms)
+            eval "${commands[c]}"
+            end=$(now_ms)
+            cpu_ticks
+            after=$ticks
+            walls[c]+="$((end - start)) "
+            cpus[c]+="$(((after - before) * 1000 / $(getconf CLK_TCK))) "
+        done
     done
-    printf '%s\n' "${times[@]}" | sort -n | sed -n "$(((runs + 1) / 2))p"
+    for c in 0 1 2; do median ${walls[c]}; done
+    for c in 0 1 2; do median ${cpus[c]}; done
 }
 
-ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
+median() { printf '%s\n' "$@" | sort -n | sed -n "$((($# + 1) / 2))p"; }
+
+# CPU ticks used by this shell's finished children so far (`times`
+# would run in a subshell of its own and see none).
+cpu_ticks() {
+    local fields
+    read -r -a fields < "/proc/$BASHPID/stat"
+    ticks=$((fields[15] + fields[16]))
+}
+
+ratio() { python3 -c "print(f'{$1 / max($2, 1):.2f}')"; }
+
+# row FS TREE OPERATION WALL0 WALL1 WALL2 CPU0 CPU1 CPU2
+row() {
+    rows+="| $1 | $2 | $3 | $4 ($7) | $5 ($8) | $(ratio "$5" "$4") | $6 ($9) | $(ratio "$6" "$4") |"$'\n'
+}
 
 start_server() {
     local port
@@ -142,21 +165,27 @@ measure() {
     export TASKRUNNER_CACHE_DIRECTORY=$work/store
     export TASKRUNNER_CACHE_MAX_SIZE=100G
     start_server
-    local tree src desc pipe_save save pipe_restore restore s3_save s3_restore
+    local tree src desc
     for tree in big small; do
         src=$work/$tree
         desc="$(find "$src/out" -type f | wc -l) files, $(du -sm --apparent-size "$src/out" | cut -f1) MB"
         echo "$label, $tree: $desc" >&2
-        pipe_save=$(median_ms "tar -C $src -cf - out | zstd -3 -q -f -o $work/$tree.tar.zst")
-        save=$(median_ms "$bin save -n $tree --hash h --root $src $src/out 2>/dev/null")
-        pipe_restore=$(median_ms "zstd -d -q -c $work/$tree.tar.zst | tar -C \$dst -xf -")
-        restore=$(median_ms "$bin restore -n $tree --hash h --root \$dst 2>/dev/null")
-        s3_save=$(median_ms "env $s3_env $bin save -n $tree --hash h --root $src $src/out 2>/dev/null")
-        s3_restore=$(median_ms "env $s3_env $bin restore -n $tree --hash h --root \$dst 2>/dev/null")
-        rows+="| $label | $tree ($desc) | save | $pipe_save | $save | $(ratio "$save" "$pipe_save") | $s3_save | $(ratio "$s3_save" "$pipe_save") |"$'\n'
-        rows+="| $label | $tree | restore | $pipe_restore | $restore | $(ratio "$restore" "$pipe_restore") | $s3_restore | $(ratio "$s3_restore" "$pipe_restore") |"$'\n'
+        local save=() restore=()
+        # Saves first: the restores read their archives.
+        read -r -d '' -a save < <(compare \
+            "tar -C $src -cf - out | zstd -3 -q -f -o $work/$tree.tar.zst" \
+            "$bin save -n $tree --hash h --root $src $src/out 2>/dev/null" \
+            "env $s3_env $bin save -n $tree --hash h --root $src $src/out 2>/dev/null" \
+            && printf '\0')
+        read -r -d '' -a restore < <(compare \
+            "zstd -d -q -c $work/$tree.tar.zst | tar -C \$dst -xf -" \
+            "$bin restore -n $tree --hash h --root \$dst 2>/dev/null" \
+            "env $s3_env $bin restore -n $tree --hash h --root \$dst 2>/dev/null" \
+            && printf '\0')
+        row "$label" "$tree ($desc)" save "${save[@]}"
+        row "$label" "$tree" restore "${restore[@]}"
         if [[ $tree == small ]]; then
-            speedups+="- $label: $(ratio "$pipe_restore" "$restore")x from the directory store, $(ratio "$pipe_restore" "$s3_restore")x from local S3"$'\n'
+            speedups+="- $label: $(ratio "${restore[0]}" "${restore[1]}")x from the directory store, $(ratio "${restore[0]}" "${restore[2]}")x from local S3"$'\n'
         fi
     done
     kill "$server_pid"
@@ -166,7 +195,8 @@ measure() {
 
 rows=
 speedups=
-measure "disk ($(stat -f -c %T "$(dirname "$disk")"))" "$disk"
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+measure "disk ($(findmnt -no FSTYPE -T "$disk" 2>/dev/null || echo disk))" "$disk"
 if [[ -n $shm ]]; then measure "tmpfs" "$shm"; fi
 
 {
@@ -174,10 +204,13 @@ if [[ -n $shm ]]; then measure "tmpfs" "$shm"; fi
     echo
     echo "Produced by \`bench/cache/run.sh\` on $(date -u +%Y-%m-%d), $(nproc) cores,"
     echo "$(uname -sr), zstd $(zstd -V | grep -o 'v[0-9.]*'), $(tar --version | head -1)."
-    echo "Times in ms, median of $runs runs, warm page cache. The pipelines are"
-    echo "\`tar -c | zstd -3\` and \`zstd -d | tar -x\`; ratio = tr-cache / pipeline"
-    echo "(below 1 is faster). The S3 columns go through a local s3s-fs server"
-    echo "that shares the same cores."
+    echo "Load average when it started: $load (other work shares the cores)."
+    echo
+    echo "Wall time in ms, median of $runs runs taken in turns, warm page cache;"
+    echo "in parentheses the CPU time (user + system) of the client side. The"
+    echo "pipelines are \`tar -c | zstd -3\` and \`zstd -d | tar -x\`; ratio ="
+    echo "tr-cache / pipeline (below 1 is faster). The S3 columns go through a"
+    echo "local s3s-fs server on the same cores, whose CPU time is not counted."
     echo
     echo "| file system | tree | operation | pipeline | directory store | ratio | local S3 | ratio |"
     echo "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"
