@@ -15,8 +15,12 @@ use clap::Parser;
 state directory. A task of a given name runs at most once per build and never \
 twice at the same time on the machine. Inside a bash task, the `snapshot` \
 function declares the task's inputs so that it is skipped when they have not \
-changed.\n\nOptions are read only before CMD: everything from CMD on belongs \
-to the task.",
+changed.\n\nEach task also records its timeline (lock wait, hashing, cache \
+restores, the run, uploads, and its outcome) under builds/<id>/trace/; the top \
+level merges them into builds/<id>/trace.json, which `tr-log timeline` shows. \
+TASKRUNNER_TRACE=0 turns this off; with OTEL_EXPORTER_OTLP_ENDPOINT set, the \
+top level also sends the timeline to that OpenTelemetry collector.\n\n\
+Options are read only before CMD: everything from CMD on belongs to the task.",
     after_help = "Examples:\n  tr-run -n build ./build.sh\n  tr-run -n lint -- make lint\n\n\
 Exit status: the task's own exit status, 128+N when it was killed by signal N; \
 1 when the runner cannot work (state directory, lock); 2 on bad usage or a bad \
