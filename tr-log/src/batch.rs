@@ -10,7 +10,7 @@ pub const ATOMIC_WRITE: usize = 4096;
 
 /// Whole lines waiting to be written with as few `write` calls as
 /// possible, each call holding only whole lines and, where it can, at most
-/// [`ATOMIC_WRITE`] bytes.
+/// `PIPE_BUF` (4096) bytes.
 #[derive(Debug, Default)]
 pub struct Batch {
     buf: Vec<u8>,
