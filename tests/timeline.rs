@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use tests::{Finished, Sandbox, run, run_within};
+use tests::{Finished, Sandbox, finish, run, run_within, start};
 
 /// Parallel, nested, skipped, cached and failing tasks.
 const SCRIPT: &str = r#"
@@ -361,6 +361,62 @@ fn chromium_draws_the_page() {
     // the one or two of a blank or error page.
     let count = colours(&shot);
     assert!(count > 20, "the screenshot has {count} colours");
+}
+
+#[test]
+fn a_task_started_from_a_fuzzy_cache_says_so() {
+    const FUZZY: &str =
+        "tr-run -n fuzzy bash -c 'snapshot src --fuzzy-cache -o out; mkdir -p out; cp src/a out/a'";
+    let sandbox = Sandbox::new();
+    sandbox.git_repo(&[("src/a", "alpha\n"), (".gitignore", "out/\n")]);
+    let fuzzy_build = || {
+        let mut cmd = sandbox.script(FUZZY);
+        cmd.env("TASKRUNNER_SAVE_REMOTE_CACHE", "1")
+            .env("TASKRUNNER_CACHE_DIRECTORY", sandbox.root().join("cache"))
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT");
+        let done = run(cmd);
+        assert_eq!(done.code, 0, "{}", done.output);
+        let trace = fs::read(latest_build(&sandbox).join("trace.json")).unwrap();
+        serde_json::from_slice::<Value>(&trace).unwrap()
+    };
+    let (first, _) = spans(&fuzzy_build());
+    assert_eq!(first["fuzzy"].args["outcome"], "ran");
+
+    fs::write(sandbox.work().join("src/a"), "changed\n").unwrap();
+    let (tasks, phases) = spans(&fuzzy_build());
+    assert_eq!(tasks["fuzzy"].args["outcome"], "fuzzy-restored");
+    assert!(phases["fuzzy"].iter().any(|(p, _, _)| p == "fuzzy-restore"));
+}
+
+#[test]
+fn a_cancelled_build_records_the_signal() {
+    let sandbox = Sandbox::new();
+    let running = start(
+        sandbox
+            .script("tr-run -n inner bash -c 'touch ../ready; sleep 30 & wait'")
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT"),
+    );
+    let ready = sandbox.root().join("ready");
+    let waiting = std::time::Instant::now();
+    while !ready.exists() {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(20),
+            "the task never started"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    running.signal(libc::SIGTERM);
+    let done = finish(running, waiting, Duration::from_secs(30));
+    assert_eq!(done.code, 143, "{}", done.output);
+
+    let trace: Value =
+        serde_json::from_slice(&fs::read(latest_build(&sandbox).join("trace.json")).unwrap())
+            .unwrap();
+    let (tasks, _) = spans(&trace);
+    assert_eq!(tasks["toplevel"].args["outcome"], "cancelled");
+    assert_eq!(tasks["toplevel"].args["signal"], 15);
+    assert_eq!(tasks["toplevel"].args["exit_code"], 143);
+    assert_eq!(tasks["inner"].args["outcome"], "cancelled");
 }
 
 #[test]
