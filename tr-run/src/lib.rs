@@ -183,7 +183,7 @@ fn finish_timeline(build: &Build, out: &mut TaskOutput) {
     let Some(endpoint) = tr_common::env::non_empty(timeline::OTLP_ENDPOINT_VAR) else {
         return;
     };
-    let sent = timeline::cli::load(&build.dir)
+    let sent = timeline::Timeline::load(&build.dir)
         .and_then(|t| timeline::export_otlp(&t, &endpoint.to_string_lossy()));
     if let Err(e) = sent {
         out.message(Level::Warn, &format!("cannot export the timeline: {e}"));

@@ -30,6 +30,25 @@ pub fn merge(build_dir: &Path) -> io::Result<PathBuf> {
 }
 
 impl Timeline {
+    /// The timeline of the build in `dir`: its merged trace, or its per-task
+    /// records when there is none (the build is running, or crashed).
+    pub fn load(dir: &Path) -> io::Result<Timeline> {
+        let path = dir.join(TRACE_FILE);
+        match tr_common::state::read_optional(&path) {
+            Ok(Some(data)) => Timeline::from_chrome(&data).map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("cannot read `{}`: {e}", path.display()),
+                )
+            }),
+            Ok(None) => Timeline::from_records(dir),
+            Err(e) => Err(io::Error::new(
+                e.kind(),
+                format!("cannot read `{}`: {e}", path.display()),
+            )),
+        }
+    }
+
     /// The timeline of `build_dir` from its per-task files. A line cut
     /// short by a crash, or one that does not parse, is left out; a task
     /// without an end line is [`Outcome::Unfinished`].

@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 
 use tr_common::{StateDir, TaskName, diag, exit};
 
-use super::chrome::TRACE_FILE;
 use super::model::Timeline;
 use super::render;
 
@@ -52,7 +51,7 @@ fn show(args: &TimelineArgs) -> io::Result<()> {
             format!("no build folder `{}`", dir.display()),
         ));
     }
-    let timeline = load(&dir)?;
+    let timeline = Timeline::load(&dir)?;
 
     if let Some(path) = &args.html {
         std::fs::write(path, render::html(&timeline)).map_err(|e| {
@@ -65,25 +64,6 @@ fn show(args: &TimelineArgs) -> io::Result<()> {
         render::summary(&timeline)
     };
     io::stdout().lock().write_all(text.as_bytes())
-}
-
-/// The timeline of the build in `dir`: its merged trace, or its per-task
-/// records when there is none (the build is running, or crashed).
-pub fn load(dir: &Path) -> io::Result<Timeline> {
-    let path = dir.join(TRACE_FILE);
-    match tr_common::state::read_optional(&path) {
-        Ok(Some(data)) => Timeline::from_chrome(&data).map_err(|e| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("cannot read `{}`: {e}", path.display()),
-            )
-        }),
-        Ok(None) => Timeline::from_records(dir),
-        Err(e) => Err(io::Error::new(
-            e.kind(),
-            format!("cannot read `{}`: {e}", path.display()),
-        )),
-    }
 }
 
 /// The most recent build folder: build ids are UTC times, so the greatest
