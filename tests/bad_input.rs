@@ -191,9 +191,12 @@ fn old_builds_are_pruned() {
         .set_modified(ten_days_ago)
         .unwrap();
 
+    // Pruning looks at most once an hour; forget the last look.
+    fs::remove_file(builds.join(".pruned")).unwrap();
     run(sandbox.command("tr-run").args(["true"]));
     assert!(!old.exists());
     assert!(recent.exists());
+    assert!(builds.join(".pruned").exists());
 
     let keep_all = run(sandbox
         .command("tr-run")

@@ -117,6 +117,7 @@ impl Sandbox {
         let builds: Vec<_> = std::fs::read_dir(self.state().join("builds"))
             .unwrap()
             .map(|e| e.unwrap().path())
+            .filter(|p| p.is_dir())
             .collect();
         assert_eq!(builds.len(), 1, "expected one build: {builds:?}");
         let path = builds[0].join("logs").join(format!("{name}.log"));

@@ -5,6 +5,7 @@
 use std::ffi::OsStr;
 use std::fs;
 use std::io;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -57,12 +58,19 @@ impl Build {
         let checked =
             TaskName::new(id).map_err(|_| BuildError::BadId(id.to_string_lossy().into()))?;
         let id = checked.as_str().to_owned();
-        // The folder normally exists; making sure costs a few syscalls and
-        // keeps a nested runner working under an old top level.
-        state.dir(&format!("builds/{id}/logs"))?;
-        state.dir(&format!("builds/{id}/results"))?;
+        // The top level made the folders; one look is cheaper than making
+        // sure of each, and a nested runner under an old top level (or
+        // after a prune) still makes what is missing.
+        let dir = state.root().join("builds").join(&id);
+        let made = ["logs", "results"]
+            .iter()
+            .all(|sub| fs::symlink_metadata(dir.join(sub)).is_ok_and(|m| m.is_dir()));
+        if !made {
+            state.dir(&format!("builds/{id}/logs"))?;
+            state.dir(&format!("builds/{id}/results"))?;
+        }
         Ok(Build {
-            dir: state.root().join("builds").join(&id),
+            dir,
             id,
             is_toplevel: false,
         })
@@ -156,11 +164,28 @@ pub fn runner_bin_dir(state: &StateDir) -> io::Result<PathBuf> {
     Ok(bin)
 }
 
-/// Removes build folders not modified for `keep_days` days.
+/// Removes build folders not modified for `keep_days` days. Looking at
+/// every folder costs a `stat` each, and a busy machine keeps thousands,
+/// so this looks at most once an hour: `builds/.pruned` tells when.
 pub fn prune(state: &StateDir, keep_days: u64) -> io::Result<usize> {
+    const EVERY: Duration = Duration::from_secs(3600);
+
     let builds = state.root().join("builds");
-    let keep = Duration::from_secs(keep_days.saturating_mul(86_400));
     let now = SystemTime::now();
+    let marker = builds.join(".pruned");
+    let last = fs::symlink_metadata(&marker).and_then(|m| m.modified());
+    if last.is_ok_and(|at| now.duration_since(at).unwrap_or_default() < EVERY) {
+        return Ok(0);
+    }
+    fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&marker)?
+        .set_modified(now)?;
+
+    let keep = Duration::from_secs(keep_days.saturating_mul(86_400));
     let mut removed = 0;
     for entry in fs::read_dir(&builds)? {
         let entry = entry?;
