@@ -18,26 +18,15 @@ tr_run=$PWD/target/release/tr-run
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 repo=$scratch/repo
-mkdir -p "$repo" "$scratch/baseline"
+mkdir -p "$scratch/baseline"
+# shellcheck source=bench/run/common.sh
+source bench/run/common.sh
+make_task_repo "$repo" "$tasks"
+write_task_script "$scratch/with-tr-run.sh" "$tasks"
 cd "$repo"
-git init -q
-for ((t = 1; t <= tasks; t++)); do
-  mkdir "dir$t"
-  for ((f = 1; f <= 50; f++)); do
-    head -c 2000 /dev/urandom | base64 >"dir$t/file$f.txt"
-  done
-done
-git add -A
-git -c user.name=bench -c user.email=bench@example.invalid commit -qm files
 
 export TASKRUNNER_STATE_DIRECTORY=$scratch/state
 unset _taskrunner_build_id
-
-cat >"$scratch/with-tr-run.sh" <<SCRIPT
-for ((t = 1; t <= $tasks; t++)); do
-  tr-run -n "task\$t" bash -c "snapshot dir\$t; echo work"
-done
-SCRIPT
 
 cat >"$scratch/baseline.sh" <<SCRIPT
 for ((t = 1; t <= $tasks; t++)); do

@@ -16,26 +16,14 @@ tr_run=$PWD/target/release/tr-run
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 repo=$scratch/repo
-mkdir -p "$repo"
+# shellcheck source=bench/run/common.sh
+source bench/run/common.sh
+make_task_repo "$repo" "$tasks"
+write_task_script "$scratch/script.sh" "$tasks"
 cd "$repo"
-git init -q
-for ((t = 1; t <= tasks; t++)); do
-  mkdir "dir$t"
-  for ((f = 1; f <= 50; f++)); do
-    head -c 2000 /dev/urandom | base64 >"dir$t/file$f.txt"
-  done
-done
-git add -A
-git -c user.name=bench -c user.email=bench@example.invalid commit -qm files
 
 export TASKRUNNER_STATE_DIRECTORY=$scratch/state
 unset _taskrunner_build_id OTEL_EXPORTER_OTLP_ENDPOINT
-
-cat >"$scratch/script.sh" <<SCRIPT
-for ((t = 1; t <= $tasks; t++)); do
-  tr-run -n "task\$t" bash -c "snapshot dir\$t; echo work"
-done
-SCRIPT
 
 traced() { TASKRUNNER_TRACE=1 "$tr_run" -n all bash "$scratch/script.sh"; }
 untraced() { TASKRUNNER_TRACE=0 "$tr_run" -n all bash "$scratch/script.sh"; }
