@@ -44,19 +44,7 @@ impl fmt::Debug for Trust {
 impl Trust {
     /// Reads both keys from the environment.
     pub fn from_env() -> Result<Trust, CacheError> {
-        let signer = read_key(SIGNING_KEY_VAR)?.map(|seed| SigningKey::from_bytes(&seed));
-        let verifier = match read_key(VERIFY_KEY_VAR)? {
-            Some(bytes) => {
-                Some(
-                    VerifyingKey::from_bytes(&bytes).map_err(|_| CacheError::InvalidKey {
-                        var: VERIFY_KEY_VAR,
-                        reason: "not an Ed25519 public key",
-                    })?,
-                )
-            }
-            None => None,
-        };
-        Ok(Trust { signer, verifier })
+        Trust::new(read_key(SIGNING_KEY_VAR)?, read_key(VERIFY_KEY_VAR)?)
     }
 
     /// Keys given directly, for tests and embedding.
