@@ -194,6 +194,19 @@ pub fn finish(mut running: Running, started: Instant, limit: Duration) -> Finish
     }
 }
 
+/// Waits until `path` exists, failing the test after 20 seconds.
+pub fn wait_for(path: &Path) {
+    let started = Instant::now();
+    while !path.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Writes an executable script into `dir`.
 pub fn write_script(dir: &Path, name: &str, body: &str) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;

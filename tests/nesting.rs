@@ -3,7 +3,7 @@
 use std::fs;
 use std::time::{Duration, Instant};
 
-use tests::{Sandbox, finish, run, run_within, start};
+use tests::{Sandbox, finish, run, run_within, start, wait_for};
 
 #[test]
 fn nested_tasks_write_straight_to_the_top_level() {
@@ -186,13 +186,7 @@ fn tr_lock_and_tr_run_share_locks() {
         "touch ../held; sleep 1; echo released > ../order",
     ]));
     let started = Instant::now();
-    while !sandbox.root().join("held").exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "tr-lock never started"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for(&sandbox.root().join("held"));
     let done = run(sandbox
         .command("tr-run")
         .args(["-n", "shared", "sh", "-c", "cat ../order"]));

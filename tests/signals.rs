@@ -3,20 +3,7 @@
 use std::fs;
 use std::time::{Duration, Instant};
 
-use tests::{Sandbox, finish, run, start};
-
-/// Waits until `path` exists.
-fn wait_for(path: &std::path::Path) {
-    let started = Instant::now();
-    while !path.exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "{} never appeared",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
+use tests::{Sandbox, finish, run, start, wait_for};
 
 /// Whether `pid` runs; a zombie waiting for its reaper does not.
 fn is_alive(pid: &str) -> bool {

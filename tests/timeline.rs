@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use tests::{Finished, Sandbox, finish, run, run_within, start};
+use tests::{Finished, Sandbox, finish, run, run_within, start, wait_for};
 
 /// Parallel, nested, skipped, cached and failing tasks.
 const SCRIPT: &str = r#"
@@ -396,15 +396,8 @@ fn a_cancelled_build_records_the_signal() {
             .script("tr-run -n inner bash -c 'touch ../ready; sleep 30 & wait'")
             .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT"),
     );
-    let ready = sandbox.root().join("ready");
     let waiting = std::time::Instant::now();
-    while !ready.exists() {
-        assert!(
-            waiting.elapsed() < Duration::from_secs(20),
-            "the task never started"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for(&sandbox.root().join("ready"));
     running.signal(libc::SIGTERM);
     let done = finish(running, waiting, Duration::from_secs(30));
     assert_eq!(done.code, 143, "{}", done.output);
