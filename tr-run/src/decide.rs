@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use tr_common::diag;
+use tr_common::{TaskName, diag};
 use tr_log::Level;
 use tr_log::timeline::{Phase, now_us};
 
@@ -126,12 +126,9 @@ impl Task<'_> {
         }
         out.message(Level::Info, "Inputs changed, running task");
 
-        let main_changed = saved
-            .as_ref()
-            .and_then(|s| s.main_branch_commit.as_ref())
-            .is_none()
-            || saved.as_ref().and_then(|s| s.main_branch_commit.as_ref())
-                != d.main_branch_commit.as_ref();
+        // A main branch that is not tracked counts as changed.
+        let saved_main = saved.as_ref().and_then(|s| s.main_branch_commit.as_ref());
+        let main_changed = saved_main.is_none() || saved_main != d.main_branch_commit.as_ref();
         if cached && !force && d.args.fuzzy_cache && main_changed {
             let began = now_us();
             d.fuzzy_restored = self.restore_fuzzy(out, d, saved);
@@ -199,16 +196,6 @@ impl Task<'_> {
         })
     }
 
-    /// The archive of this task's outputs for `hash`.
-    pub(crate) fn bundle(
-        &self,
-        args: &SnapshotArgs,
-        hash: &str,
-    ) -> Result<tr_cache::Bundle, tr_cache::CacheError> {
-        let version = args.cache_version.as_ref().map(|v| v.to_string_lossy());
-        tr_cache::Bundle::new(self.name.clone(), version.as_deref(), hash)
-    }
-
     /// Restores the archive for `hash`; whether it was there and whole.
     /// Every failure is a warning: the task then runs.
     fn restore(&mut self, out: &mut TaskOutput, args: &SnapshotArgs, hash: &str) -> bool {
@@ -220,7 +207,7 @@ impl Task<'_> {
 
     fn unpack(&mut self, out: &mut TaskOutput, args: &SnapshotArgs, hash: &str) -> bool {
         let root = self.cache_root(args);
-        let bundle = match self.bundle(args, hash) {
+        let bundle = match bundle(self.name, args, hash) {
             Ok(bundle) => bundle,
             Err(err) => {
                 out.message(
@@ -294,11 +281,11 @@ impl Task<'_> {
             .chain(self.settings.fallback_branches.clone())
             .collect();
         let root = self.cache_root(&d.args);
-        let name = self.name;
+        let (name, state) = (self.name, self.state);
+        let Some(cache) = self.cache(out) else {
+            return false;
+        };
         for branch in branches {
-            let Some(cache) = self.cache(out) else {
-                return false;
-            };
             let hash = match cache.latest(name, &branch) {
                 Ok(Some(hash)) => hash,
                 Ok(None) => continue,
@@ -313,11 +300,8 @@ impl Task<'_> {
                     continue;
                 }
             };
-            let Ok(bundle) = self.bundle(&d.args, &hash) else {
+            let Ok(bundle) = bundle(name, &d.args, &hash) else {
                 continue;
-            };
-            let Some(cache) = self.cache(out) else {
-                return false;
             };
             match cache.restore(&bundle, &root) {
                 Ok(Some(_)) => {
@@ -333,7 +317,7 @@ impl Task<'_> {
                             main_branch_commit: None,
                         })
                     };
-                    if let Err(err) = tr_hash::save(self.state, name, &info) {
+                    if let Err(err) = tr_hash::save(state, name, &info) {
                         out.message(
                             Level::Warn,
                             &format!("cannot save the hash: {}", diag::chain(&err)),
@@ -353,4 +337,14 @@ impl Task<'_> {
         }
         false
     }
+}
+
+/// The archive of task `name`'s outputs for `hash`.
+pub(crate) fn bundle(
+    name: &TaskName,
+    args: &SnapshotArgs,
+    hash: &str,
+) -> Result<tr_cache::Bundle, tr_cache::CacheError> {
+    let version = args.cache_version.as_ref().map(|v| v.to_string_lossy());
+    tr_cache::Bundle::new(name.clone(), version.as_deref(), hash)
 }

@@ -10,6 +10,7 @@ use tr_common::{diag, exit};
 use tr_log::timeline::{Phase, now_us};
 use tr_log::{Level, LineSplitter, Stream};
 
+use crate::decide::bundle;
 use crate::git;
 use crate::output::TaskOutput;
 use crate::task::{Decided, Task};
@@ -185,7 +186,7 @@ impl Task<'_> {
     fn upload(&mut self, out: &mut TaskOutput, d: &Decided, hash: &str) {
         let paths: Vec<PathBuf> = d.args.outputs.iter().map(PathBuf::from).collect();
         let root = self.cache_root(&d.args);
-        let bundle = match self.bundle(&d.args, hash) {
+        let bundle = match bundle(self.name, &d.args, hash) {
             Ok(bundle) => bundle,
             Err(err) => {
                 out.message(
@@ -227,9 +228,6 @@ impl Task<'_> {
                     out.message(Level::Warn, &format!("cannot record the latest hash: {e}"));
                     return;
                 }
-            };
-            let Some(cache) = self.cache(out) else {
-                return;
             };
             if let Err(err) = cache.set_latest(name, &branch, hash) {
                 out.message(
