@@ -112,13 +112,21 @@ impl Sandbox {
         cmd
     }
 
-    /// The log of task `name` in the only build of the sandbox.
-    pub fn log(&self, name: &str) -> String {
-        let builds: Vec<_> = std::fs::read_dir(self.state().join("builds"))
+    /// The build folders of the state directory, oldest first (build ids
+    /// are UTC times).
+    pub fn builds(&self) -> Vec<PathBuf> {
+        let mut builds: Vec<_> = std::fs::read_dir(self.state().join("builds"))
             .unwrap()
             .map(|e| e.unwrap().path())
             .filter(|p| p.is_dir())
             .collect();
+        builds.sort();
+        builds
+    }
+
+    /// The log of task `name` in the only build of the sandbox.
+    pub fn log(&self, name: &str) -> String {
+        let builds = self.builds();
         assert_eq!(builds.len(), 1, "expected one build: {builds:?}");
         let path = builds[0].join("logs").join(format!("{name}.log"));
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))

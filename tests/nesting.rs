@@ -33,7 +33,7 @@ fn a_task_runs_once_per_build_and_its_result_is_replayed() {
         "ran\n"
     );
 
-    let build = build_dirs(&sandbox).pop().unwrap();
+    let build = sandbox.builds().pop().unwrap();
     assert_eq!(fs::read_to_string(build.join("results/once")).unwrap(), "3");
     assert_eq!(
         fs::read_to_string(build.join("results/toplevel")).unwrap(),
@@ -50,16 +50,7 @@ fn every_top_level_run_is_a_new_build() {
             .args(["-n", "again", "echo", "ran"]));
         assert_eq!(done.output, "[again] stdout | ran\n");
     }
-    assert_eq!(build_dirs(&sandbox).len(), 3);
-}
-
-/// The build folders of the sandbox's state directory.
-fn build_dirs(sandbox: &Sandbox) -> Vec<std::path::PathBuf> {
-    fs::read_dir(sandbox.state().join("builds"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
-        .collect()
+    assert_eq!(sandbox.builds().len(), 3);
 }
 
 #[test]

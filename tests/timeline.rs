@@ -65,12 +65,7 @@ fn two_builds() -> Sandbox {
 }
 
 fn latest_build(sandbox: &Sandbox) -> PathBuf {
-    let mut builds: Vec<_> = fs::read_dir(sandbox.state().join("builds"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    builds.sort();
-    builds.pop().unwrap()
+    sandbox.builds().pop().unwrap()
 }
 
 struct Span {
