@@ -3,13 +3,14 @@
 
 mod common;
 
+use aws_smithy_http_client::tls;
+use common::{S3Server, put, s3_options, sample_outputs, scratch, tree};
 use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{S3Server, put, s3_options, sample_outputs, scratch, tree};
 use tr_cache::store::S3Store;
 use tr_cache::{Bundle, Cache, CacheError, Outputs, Store, Trust};
 use tr_common::TaskName;
@@ -108,6 +109,13 @@ fn logs_are_uploaded_as_utf8_text() {
             .credentials_provider(credentials)
             .endpoint_url(options.endpoint.unwrap())
             .force_path_style(true)
+            .http_client(
+                aws_smithy_http_client::Builder::new()
+                    .tls_provider(tls::Provider::Rustls(
+                        tls::rustls_provider::CryptoMode::Ring,
+                    ))
+                    .build_https(),
+            )
             .build();
         aws_sdk_s3::Client::from_conf(config)
             .head_object()

@@ -16,6 +16,7 @@ use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_s3::Client;
+use aws_sdk_s3::config::SharedHttpClient;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::config::{
     Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
@@ -24,6 +25,7 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::upload_part::{UploadPartError, UploadPartOutput};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_smithy_http_client::tls;
 use tokio::runtime::Runtime;
 
 use crate::CacheError;
@@ -394,6 +396,7 @@ impl S3Options {
             .with_max_attempts(2)
             .with_initial_backoff(Duration::from_millis(200));
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(https_client())
             .region(Region::new(self.region.clone()))
             .timeout_config(timeouts)
             .retry_config(retries);
@@ -414,6 +417,18 @@ impl S3Options {
         }
         Client::from_conf(config.build())
     }
+}
+
+/// The SDK's hyper client with rustls on *ring*, the provider tr-check
+/// uses too. The SDK's default, aws-lc, would add a second crypto library
+/// whose start-up code (CPU feature probing) runs in every tr-run process,
+/// cache or not.
+fn https_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
 }
 
 /// Reads up to one part; shorter only at the end of `source`.
