@@ -270,13 +270,11 @@ fn a_crashed_build_is_merged_from_its_records() {
     let dir = latest_build(&sandbox);
     let whole = timeline(&sandbox, &[]).output;
     fs::remove_file(dir.join("trace.json")).unwrap();
-    let record = fs::read_dir(dir.join("trace"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.to_string_lossy().ends_with("-inner.jsonl"))
+    let mut file = fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join("trace.jsonl"))
         .unwrap();
-    let mut file = fs::OpenOptions::new().append(true).open(record).unwrap();
-    file.write_all(b"{\"event\":\"end\",\"ts\":1,\"outc")
+    file.write_all(b"{\"event\":\"end\",\"pid\":1,\"ts\":1,\"outc")
         .unwrap();
     assert_eq!(
         timeline(&sandbox, &[]).output,
@@ -415,7 +413,7 @@ fn tracing_off_leaves_no_timeline() {
         .env("TASKRUNNER_TRACE", "0"));
     assert_eq!(done.code, 0);
     let dir = latest_build(&sandbox);
-    assert!(!dir.join("trace").exists());
+    assert!(!dir.join("trace.jsonl").exists());
     assert!(!dir.join("trace.json").exists());
 }
 

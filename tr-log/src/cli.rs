@@ -56,8 +56,8 @@ pub enum Command {
     #[command(long_about = "Shows the timeline of a build in the state directory \
 (TASKRUNNER_STATE_DIRECTORY): by default a table of its tasks, the longest \
 first, with outcome, duration and share of the build. Reads \
-builds/<id>/trace.json, or merges the per-task records in \
-builds/<id>/trace/ when the build did not finish.")]
+builds/<id>/trace.json, or merges the tasks' records in \
+builds/<id>/trace.jsonl when the build did not finish.")]
     Timeline(crate::timeline::cli::TimelineArgs),
 }
 

@@ -16,8 +16,8 @@ state directory. A task of a given name runs at most once per build and never \
 twice at the same time on the machine. Inside a bash task, the `snapshot` \
 function declares the task's inputs so that it is skipped when they have not \
 changed.\n\nEach task also records its timeline (lock wait, hashing, cache \
-restores, the run, uploads, and its outcome) under builds/<id>/trace/; the top \
-level merges them into builds/<id>/trace.json, which `tr-log timeline` shows. \
+restores, the run, uploads, and its outcome) in builds/<id>/trace.jsonl; the \
+top level merges them into builds/<id>/trace.json, which `tr-log timeline` shows. \
 TASKRUNNER_TRACE=0 turns this off; with OTEL_EXPORTER_OTLP_ENDPOINT set, the \
 top level also sends the timeline to that OpenTelemetry collector.\n\n\
 Options are read only before CMD: everything from CMD on belongs to the task.",

@@ -1,4 +1,4 @@
-//! Gathering the per-task files of a build into one trace in the Chrome
+//! Gathering the records of a build's tasks into one trace in the Chrome
 //! trace event format, and reading such a trace back.
 //!
 //! All tasks share one `pid` (the top-level runner's) and each gets its
@@ -8,19 +8,19 @@
 //! the same row, drawn inside it.
 
 use std::collections::HashMap;
-use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
 use super::model::{Outcome, Phase, PhaseSpan, TaskSpan, Timeline};
+use super::record::RECORDS_FILE;
 
 /// The merged trace's file name in a build folder.
 pub const TRACE_FILE: &str = "trace.json";
 
-/// Merges every `trace/*.jsonl` of `build_dir` into
-/// `build_dir/trace.json`, written atomically; returns its path.
+/// Merges the records of `build_dir` into `build_dir/trace.json`,
+/// written atomically; returns its path.
 pub fn merge(build_dir: &Path) -> io::Result<PathBuf> {
     let timeline = Timeline::from_records(build_dir)?;
     let path = build_dir.join(TRACE_FILE);
@@ -30,7 +30,7 @@ pub fn merge(build_dir: &Path) -> io::Result<PathBuf> {
 }
 
 impl Timeline {
-    /// The timeline of the build in `dir`: its merged trace, or its per-task
+    /// The timeline of the build in `dir`: its merged trace, or its
     /// records when there is none (the build is running, or crashed).
     pub fn load(dir: &Path) -> io::Result<Timeline> {
         let path = dir.join(TRACE_FILE);
@@ -49,44 +49,17 @@ impl Timeline {
         }
     }
 
-    /// The timeline of `build_dir` from its per-task files. A line cut
-    /// short by a crash, or one that does not parse, is left out; a task
-    /// without an end line is [`Outcome::Unfinished`].
+    /// The timeline of `build_dir` from its records. A line cut short by
+    /// a crash, or one that does not parse, is left out; a task without
+    /// an end line is [`Outcome::Unfinished`].
     pub fn from_records(build_dir: &Path) -> io::Result<Timeline> {
-        let dir = build_dir.join("trace");
-        let entries = match fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Ok(Timeline::new(build_dir, Vec::new()));
-            }
-            Err(e) => {
-                return Err(io::Error::new(
-                    e.kind(),
-                    format!("cannot read `{}`: {e}", dir.display()),
-                ));
-            }
-        };
-        let mut tasks = Vec::new();
-        for entry in entries {
-            let path = entry?.path();
-            if path.extension().is_none_or(|ext| ext != "jsonl") {
-                continue;
-            }
-            let data = match tr_common::state::read_optional(&path) {
-                Ok(Some(data)) => data,
-                Ok(None) => continue,
-                Err(e) => {
-                    return Err(io::Error::new(
-                        e.kind(),
-                        format!("cannot read `{}`: {e}", path.display()),
-                    ));
-                }
-            };
-            if let Some(task) = task_from_lines(&data) {
-                tasks.push(task);
-            }
-        }
-        Ok(Timeline::new(build_dir, tasks))
+        let path = build_dir.join(RECORDS_FILE);
+        let data = tr_common::state::read_optional(&path)
+            .map_err(|e| {
+                io::Error::new(e.kind(), format!("cannot read `{}`: {e}", path.display()))
+            })?
+            .unwrap_or_default();
+        Ok(Timeline::new(build_dir, tasks_from_lines(&data)))
     }
 
     fn new(build_dir: &Path, mut tasks: Vec<TaskSpan>) -> Timeline {
@@ -217,31 +190,32 @@ fn as_u32(value: &Value) -> Option<u32> {
     value.as_u64().and_then(|n| u32::try_from(n).ok())
 }
 
-/// One task from the lines of its file; `None` without a start line.
-fn task_from_lines(data: &[u8]) -> Option<TaskSpan> {
-    let mut task: Option<TaskSpan> = None;
-    let mut ended = false;
-    // Only lines with their newline count: the last one may be torn.
-    let whole = &data[..data.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)];
-    for line in whole.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+/// The tasks recorded in `data`, the lines of a build's records, which
+/// its runners wrote in turns. Lines are matched to their task by the
+/// runner's pid; a start line for a pid seen before begins a new task
+/// (pids are reused in a long build).
+fn tasks_from_lines(data: &[u8]) -> Vec<TaskSpan> {
+    let mut tasks: Vec<(TaskSpan, bool)> = Vec::new();
+    let mut by_pid: HashMap<u32, usize> = HashMap::new();
+    for line in data.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
         let Ok(event) = serde_json::from_slice::<Value>(line) else {
             continue;
         };
-        match (event["event"].as_str(), &mut task) {
-            (Some("start"), None) => {
-                let start = event["ts"].as_u64()?;
-                task = Some(TaskSpan {
-                    name: event["task"].as_str()?.to_owned(),
-                    pid: as_u32(&event["pid"])?,
-                    parent: event["parent"].as_str().map(str::to_owned),
-                    parent_pid: as_u32(&event["parent_pid"]),
-                    start,
-                    end: start,
-                    outcome: Outcome::Unfinished,
-                    phases: Vec::new(),
-                });
+        let Some(pid) = as_u32(&event["pid"]) else {
+            continue;
+        };
+        if event["event"] == "start" {
+            if let Some(task) = task_started(&event, pid) {
+                by_pid.insert(pid, tasks.len());
+                tasks.push((task, false));
             }
-            (Some("phase"), Some(task)) => {
+            continue;
+        }
+        let Some((task, ended)) = by_pid.get(&pid).map(|&i| &mut tasks[i]) else {
+            continue;
+        };
+        match event["event"].as_str() {
+            Some("phase") => {
                 let phase = event["phase"].as_str().and_then(Phase::from_name);
                 let (start, end) = (event["start"].as_u64(), event["end"].as_u64());
                 if let (Some(phase), Some(start), Some(end)) = (phase, start, end) {
@@ -249,7 +223,7 @@ fn task_from_lines(data: &[u8]) -> Option<TaskSpan> {
                     task.phases.push(PhaseSpan { phase, start, end });
                 }
             }
-            (Some("end"), Some(task)) => {
+            Some("end") => {
                 if let Some(outcome) = Outcome::from_parts(
                     event["outcome"].as_str().unwrap_or_default(),
                     event["code"].as_i64(),
@@ -257,24 +231,46 @@ fn task_from_lines(data: &[u8]) -> Option<TaskSpan> {
                 ) {
                     task.outcome = outcome;
                     task.end = task.end.max(event["ts"].as_u64().unwrap_or(0));
-                    ended = true;
+                    *ended = true;
                 }
             }
             _ => {}
         }
     }
-    let mut task = task?;
-    // A phase inside another (hashing within the run) comes after it.
-    task.phases
-        .sort_by_key(|p| (p.start, std::cmp::Reverse(p.end)));
-    if !ended {
-        task.outcome = Outcome::Unfinished;
-    }
-    Some(task)
+    tasks
+        .into_iter()
+        .map(|(mut task, ended)| {
+            // A phase inside another (hashing within the run) comes after it.
+            task.phases
+                .sort_by_key(|p| (p.start, std::cmp::Reverse(p.end)));
+            if !ended {
+                task.outcome = Outcome::Unfinished;
+            }
+            task
+        })
+        .collect()
+}
+
+/// A task from its start line.
+fn task_started(event: &Value, pid: u32) -> Option<TaskSpan> {
+    let start = event["ts"].as_u64()?;
+    Some(TaskSpan {
+        name: event["task"].as_str()?.to_owned(),
+        pid,
+        parent: event["parent"].as_str().map(str::to_owned),
+        parent_pid: as_u32(&event["parent_pid"]),
+        start,
+        end: start,
+        outcome: Outcome::Unfinished,
+        phases: Vec::new(),
+    })
 }
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+    use std::io::Write;
+
     use super::*;
     use crate::timeline::{Recorder, now_us};
 
@@ -290,19 +286,25 @@ mod tests {
         let build = scratch("merge");
         let t0 = now_us();
         let mut rec = Recorder::start(&build, "outer", t0).unwrap();
+        // Another runner's task starts while the first runs, and a crash
+        // cuts its records short after the first's end.
+        let mut records = fs::OpenOptions::new()
+            .append(true)
+            .open(build.join(RECORDS_FILE))
+            .unwrap();
+        writeln!(
+            records,
+            "{{\"event\":\"start\",\"pid\":99,\"task\":\"inner\",\"ts\":{},\
+             \"parent\":\"outer\",\"parent_pid\":{}}}",
+            t0 + 20,
+            std::process::id()
+        )
+        .unwrap();
         rec.phase_until(Phase::LockWait, t0, t0 + 5);
         rec.phase_until(Phase::Run, t0 + 10, t0 + 100);
         rec.end(Outcome::Failed(3)).unwrap();
-        fs::write(
-            build.join("trace/99-inner.jsonl"),
-            format!(
-                "{{\"event\":\"start\",\"task\":\"inner\",\"pid\":99,\"ts\":{},\
-                 \"parent\":\"outer\",\"parent_pid\":{}}}\n{{\"event\":\"phase\",\"pha",
-                t0 + 20,
-                std::process::id()
-            ),
-        )
-        .unwrap();
+        write!(records, "{{\"event\":\"phase\",\"pid\":99,\"pha").unwrap();
+        drop(records);
 
         let path = merge(&build).unwrap();
         let timeline = Timeline::from_chrome(&fs::read(path).unwrap()).unwrap();

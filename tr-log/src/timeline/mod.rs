@@ -1,14 +1,14 @@
 //! Build timelines: what each task of a build did, and when.
 //!
-//! Every `tr-run` process records its own task in
-//! `builds/<id>/trace/<pid>-<NAME>.jsonl` with a [`Recorder`]: a start
-//! line when the task begins, and at its end the phases it went through
-//! (lock wait, hashing, cache restores, the run itself, uploads...) and
-//! its outcome. Each process writes only its own file, each line with one
-//! `write` to a file opened for appending, so parallel tasks never
-//! interleave and a crash leaves whole lines behind.
+//! Every `tr-run` process records its own task in the build's
+//! `builds/<id>/trace.jsonl` with a [`Recorder`]: a start line when the
+//! task begins, and at its end the phases it went through (lock wait,
+//! hashing, cache restores, the run itself, uploads...) and its outcome.
+//! Each line names the runner's pid, and each group of lines goes out
+//! with one `write` to the file opened for appending, so parallel tasks
+//! never interleave within a line and a crash leaves whole lines behind.
 //!
-//! At the end of a build, [`merge`] gathers those files into
+//! At the end of a build, [`merge`] gathers those records into
 //! `builds/<id>/trace.json` in the Chrome trace event format, which
 //! Perfetto and `chrome://tracing` open. A [`Timeline`] read back from it
 //! renders as a plain-text summary or a self-contained HTML Gantt chart,
@@ -24,7 +24,7 @@ mod render;
 pub use chrome::{TRACE_FILE, merge};
 pub use model::{Outcome, Phase, PhaseSpan, TaskSpan, Timeline};
 pub use otlp::{OTLP_ENDPOINT_VAR, export_otlp};
-pub use record::{PARENT_VAR, Recorder, TRACE_VAR, now_us};
+pub use record::{PARENT_VAR, RECORDS_FILE, Recorder, TRACE_VAR, now_us};
 pub use render::{html, summary};
 
 /// Appends `text` to `out` as a JSON string, quotes included.

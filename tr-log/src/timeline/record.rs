@@ -1,6 +1,7 @@
 //! Recording one task's timeline from inside its runner.
 //!
-//! Cheap by design: no thread, no parsing, two `write` calls per task. The
+//! Cheap by design: no thread, no parsing, no file of its own (every task
+//! of a build appends to the same one), two `write` calls per task. The
 //! start line is written at once so that a runner that crashes still shows
 //! its task; the phases wait in memory and go out with the end line.
 
@@ -15,6 +16,10 @@ use super::push_json_str;
 /// `TASKRUNNER_TRACE=0` turns recording off.
 pub const TRACE_VAR: &str = "TASKRUNNER_TRACE";
 
+/// The build's timeline records, in its folder: one JSON object per
+/// line, every line naming the pid of the runner that wrote it.
+pub const RECORDS_FILE: &str = "trace.jsonl";
+
 /// Names the parent task of a nested runner: `<pid>:<name>`.
 pub const PARENT_VAR: &str = "_taskrunner_trace_parent";
 
@@ -25,10 +30,11 @@ pub fn now_us() -> u64 {
         .map_or(0, |d| d.as_micros() as u64)
 }
 
-/// Records one task's events to its own file; does nothing when off.
+/// Records one task's events; does nothing when off.
 #[derive(Debug, Default)]
 pub struct Recorder {
     file: Option<File>,
+    pid: u32,
     pending: String,
     parent_value: String,
 }
@@ -44,33 +50,24 @@ impl Recorder {
         std::env::var_os(TRACE_VAR).is_none_or(|v| v != "0")
     }
 
-    /// Starts recording task `name`, which began at `started`, into
-    /// `build_dir/trace/<pid>-<name>.jsonl`; its parent is read from
-    /// [`PARENT_VAR`].
+    /// Starts recording task `name`, which began at `started`, into the
+    /// build's [`RECORDS_FILE`]; its parent is read from [`PARENT_VAR`].
     pub fn start(build_dir: &Path, name: &str, started: u64) -> io::Result<Recorder> {
         if !Recorder::is_enabled() {
             return Ok(Recorder::off());
         }
-        let dir = build_dir.join("trace");
-        match std::fs::create_dir(&dir) {
-            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
-                return Err(io::Error::new(
-                    e.kind(),
-                    format!("cannot create `{}`: {e}", dir.display()),
-                ));
-            }
-            _ => {}
-        }
-        let pid = std::process::id();
-        let path = dir.join(format!("{pid}-{name}.jsonl"));
+        // One file for the whole build: opening it is cheap once the first
+        // task created it, where a file per task costs an inode each.
+        let path = build_dir.join(RECORDS_FILE);
         let file = tr_common::state::open_append(&path).map_err(|e| {
             io::Error::new(e.kind(), format!("cannot open `{}`: {e}", path.display()))
         })?;
 
+        let pid = std::process::id();
         let mut line = String::with_capacity(128);
-        line.push_str("{\"event\":\"start\",\"task\":");
+        line.push_str(&format!("{{\"event\":\"start\",\"pid\":{pid},\"task\":"));
         push_json_str(&mut line, name);
-        line.push_str(&format!(",\"pid\":{pid},\"ts\":{started}"));
+        line.push_str(&format!(",\"ts\":{started}"));
         if let Some((parent_pid, parent)) = parent_from_env() {
             line.push_str(",\"parent\":");
             push_json_str(&mut line, &parent);
@@ -79,6 +76,7 @@ impl Recorder {
         line.push_str("}\n");
         let mut recorder = Recorder {
             file: Some(file),
+            pid,
             pending: String::new(),
             parent_value: format!("{pid}:{name}"),
         };
@@ -105,7 +103,8 @@ impl Recorder {
     pub fn phase_until(&mut self, phase: Phase, start: u64, end: u64) {
         if self.is_on() {
             self.pending.push_str(&format!(
-                "{{\"event\":\"phase\",\"phase\":\"{}\",\"start\":{start},\"end\":{end}}}\n",
+                "{{\"event\":\"phase\",\"pid\":{},\"phase\":\"{}\",\"start\":{start},\"end\":{end}}}\n",
+                self.pid,
                 phase.as_str()
             ));
         }
@@ -118,7 +117,8 @@ impl Recorder {
         }
         let mut lines = std::mem::take(&mut self.pending);
         lines.push_str(&format!(
-            "{{\"event\":\"end\",\"ts\":{},\"outcome\":\"{}\"",
+            "{{\"event\":\"end\",\"pid\":{},\"ts\":{},\"outcome\":\"{}\"",
+            self.pid,
             now_us(),
             outcome.as_str()
         ));
@@ -133,8 +133,9 @@ impl Recorder {
 
     fn write(&mut self, lines: &str) -> io::Result<()> {
         match &mut self.file {
-            // One call: with O_APPEND the lines land whole, after
-            // anything written before.
+            // One call: with O_APPEND on a local file system the lines
+            // land whole, after anything any task wrote before, never
+            // interleaved with another task's.
             Some(file) => file.write_all(lines.as_bytes()),
             None => Ok(()),
         }
