@@ -63,10 +63,14 @@ pub fn examine_all<T: Send>(
     scan_start: FileTime,
     describe: impl Fn(&Entry, Examined) -> T + Sync,
 ) -> Result<Vec<T>, HashError> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(entries.len().div_ceil(PATHS_PER_THREAD))
-        .max(1);
+    // Asked only when there is enough to share: the answer costs six
+    // system calls (cgroup files), a tenth of a small task's hashing.
+    let threads = match entries.len() {
+        0..=PATHS_PER_THREAD => 1,
+        n => std::thread::available_parallelism()
+            .map_or(1, |cores| cores.get())
+            .min(n.div_ceil(PATHS_PER_THREAD)),
+    };
     let work = |looker: &mut Looker, entry: &Entry| Ok(describe(entry, looker.examine(entry)?));
     if threads == 1 {
         let mut looker = Looker::new(plan, scan_start);
