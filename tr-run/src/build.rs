@@ -126,8 +126,32 @@ impl Build {
     }
 
     /// Records task `name`'s exit code.
+    ///
+    /// The tasks of a build end with few distinct codes, so each code is
+    /// written once per build, atomically, as `codes/<CODE>`, and a result
+    /// is a hard link to it. A link appears whole or not at all, like the
+    /// rename of a temporary file, but allocates no inode, which on a slow
+    /// disk is most of what creating a file costs. Where linking fails (no
+    /// hard links, too many links), the result is written on its own.
     pub fn record_result(&self, name: &TaskName, code: i32) -> io::Result<()> {
-        state::write_atomic(&self.result_path(name), code.to_string().as_bytes())
+        let path = self.result_path(name);
+        let codes = self.dir.join("codes");
+        let shared = codes.join(code.to_string());
+        let linked = fs::hard_link(&shared, &path).or_else(|e| {
+            if e.kind() != io::ErrorKind::NotFound {
+                return Err(e);
+            }
+            match fs::create_dir(&codes) {
+                Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+                _ => {}
+            }
+            state::write_atomic(&shared, code.to_string().as_bytes())?;
+            fs::hard_link(&shared, &path)
+        });
+        match linked {
+            Ok(()) => Ok(()),
+            Err(_) => state::write_atomic(&path, code.to_string().as_bytes()),
+        }
     }
 }
 
@@ -240,5 +264,32 @@ mod tests {
         assert_eq!(utc_stamp(t), "20261204T134501.000000005Z");
         assert_eq!(utc_stamp(UNIX_EPOCH), "19700101T000000.000000000Z");
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+
+    #[test]
+    fn results_of_one_code_share_a_file_and_read_back() {
+        use std::os::unix::fs::MetadataExt;
+
+        let root = std::env::temp_dir().join(format!("tr-run-results-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let state = StateDir::open(root.clone()).unwrap();
+        let build = Build::start(&state).unwrap();
+        let name = |n: &str| TaskName::new(OsStr::new(n)).unwrap();
+
+        build.record_result(&name("a"), 0).unwrap();
+        build.record_result(&name("b"), 0).unwrap();
+        build.record_result(&name("c"), 3).unwrap();
+        // A stale result cannot be linked over; it is replaced.
+        fs::write(build.result_path(&name("d")), "7").unwrap();
+        build.record_result(&name("d"), 0).unwrap();
+
+        assert_eq!(build.result(&name("a")), Some(0));
+        assert_eq!(build.result(&name("c")), Some(3));
+        assert_eq!(build.result(&name("d")), Some(0));
+        assert_eq!(build.result(&name("e")), None);
+        let inode = |n: &str| fs::metadata(build.result_path(&name(n))).unwrap().ino();
+        assert_eq!(inode("a"), inode("b"));
+        assert_ne!(inode("a"), inode("c"));
+        fs::remove_dir_all(root).unwrap();
     }
 }
