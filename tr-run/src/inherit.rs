@@ -100,14 +100,18 @@ impl ParentPipe {
         }
     }
 
-    /// Sends a debug line for the parent task's log.
-    pub fn debug(&self, message: &str) {
+    /// Sends debug lines for the parent task's log, in one write, so that
+    /// the parent wakes up once for all of them.
+    pub fn debug(&self, messages: &[&str]) {
         if let Some(mut pipe) = self.pipe.as_ref() {
-            let mut line = crate::protocol::encode(&["debug", message]);
-            line.push(b'\n');
+            let mut lines = Vec::new();
+            for message in messages {
+                lines.extend(crate::protocol::encode(&["debug", message]));
+                lines.push(b'\n');
+            }
             // One write: lines from parallel subtasks must not mix. If the
             // parent is gone, there is nobody to tell.
-            let _ = pipe.write_all(&line);
+            let _ = pipe.write_all(&lines);
         }
     }
 }

@@ -95,19 +95,21 @@ fn run_task(args: Args) -> Result<i32, RunError> {
     } else {
         ParentPipe::from_env()
     };
-    parent.debug(&format!("Starting subtask {name}"));
     let log_path = build.log_path(&name);
-    parent.debug(&format!("Subtask {name} logs to {}", log_path.display()));
+    parent.debug(&[
+        &format!("Starting subtask {name}"),
+        &format!("Subtask {name} logs to {}", log_path.display()),
+    ]);
 
     let lock_wait = timeline::now_us();
     let _lock = TaskLock::acquire(&state, &name, || {
-        parent.debug(&format!("Subtask {name} waits for its lock"));
+        parent.debug(&[&format!("Subtask {name} waits for its lock")]);
     })?;
     let locked = timeline::now_us();
     if let Some(code) = build.result(&name) {
-        parent.debug(&format!(
+        parent.debug(&[&format!(
             "Subtask {name} finished with exit code {code} (it already ran in this build)"
-        ));
+        )]);
         return Ok(code);
     }
 
@@ -151,7 +153,7 @@ fn run_task(args: Args) -> Result<i32, RunError> {
         out.message(Level::Debug, &format!("cannot record the timeline: {e}"));
     }
     out.release_held(code != exit::SUCCESS);
-    parent.debug(&format!("Subtask {name} finished with exit code {code}"));
+    parent.debug(&[&format!("Subtask {name} finished with exit code {code}")]);
     if build.is_toplevel {
         finish_timeline(&build, &mut out);
         match build::prune(&state, settings.keep_builds_days) {
