@@ -440,7 +440,10 @@ impl Pool {
     /// Queues `job`; false when its worker has stopped on an error, which
     /// [`Pool::finish`] then returns.
     fn send(&mut self, rel: &Path, job: Job) -> bool {
-        let slot = self.hasher.hash_one(rel) as usize % self.queues.len();
+        // One directory, one worker: creating a file locks its directory,
+        // so workers sharing a directory would wait on each other.
+        let dir = rel.parent().unwrap_or(rel);
+        let slot = self.hasher.hash_one(dir) as usize % self.queues.len();
         let (batch, size) = &mut self.pending[slot];
         *size += match &job {
             Job::File { data, .. } => data.len(),
