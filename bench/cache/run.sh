@@ -18,13 +18,25 @@ repo=$(cd "$here/../.." && pwd)
 target=${CARGO_TARGET_DIR:-$repo/target}
 runs=3
 
-for tool in tar zstd python3; do
+for tool in tar zstd python3 curl; do
     command -v "$tool" >/dev/null || { echo "run.sh: needs \`$tool\`" >&2; exit 2; }
 done
 
 echo "building tr-cache (release)..." >&2
 (cd "$repo" && cargo build --quiet --release -p tr-cache --bin tr-cache --example s3_server)
 bin=$target/release/tr-cache
+# The pipelines' S3 clients. The AWS CLI is what a CI script would use:
+# `aws s3 cp -` uploads a stream in 8 MB parts, as tr-cache does. curl,
+# signing with SigV4, sends the stream as one chunked request, which
+# s3s-fs takes but AWS refuses without a length: a lower bound.
+curl="curl -sS -f -H x-amz-content-sha256:UNSIGNED-PAYLOAD --aws-sigv4 aws:amz:eu-central-1:s3 --user benchkey:benchsecret"
+venv=$target/bench-awscli
+if [[ ! -x $venv/bin/aws ]]; then
+    echo "installing the AWS CLI into $venv..." >&2
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet awscli
+fi
+export AWS_ACCESS_KEY_ID=benchkey AWS_SECRET_ACCESS_KEY=benchsecret AWS_DEFAULT_REGION=eu-central-1
 server_bin=$target/release/examples/s3_server
 
 if [[ -n ${1:-} ]]; then
@@ -93,17 +105,17 @@ PY
 
 now_ms() { date +%s%3N; }
 
-# compare PIPELINE OURS OURS_S3: runs the three commands in turns, $runs
-# times, and prints the median wall time of each, in ms, then the CPU time
-# (user + system) of the median run of each. Taking turns spreads the
-# load of other processes on the machine over all three. In each run $dst
+# compare COMMAND...: runs the commands in turns, $runs times, and prints
+# the median wall time of each, in ms, then the median CPU time (user +
+# system) of each. Taking turns spreads the load of other processes on
+# the machine over all of them. In each run $dst
 # is a new empty directory. Nothing is removed until the end: on ext4,
 # creating files soon after many were deleted is several times slower
 # (the allocator avoids recently freed inodes).
 compare() {
     local commands=("$@") walls=() cpus=() i c start end before after
     for ((i = 0; i < runs; i++)); do
-        for c in 0 1 2; do
+        for c in "${!commands[@]}"; do
             mkdir -p "$work/dst"
             dst=$(mktemp -d "$work/dst/XXXXXX")
             sync
@@ -119,8 +131,8 @@ compare() {
             cpus[c]+="$(((after - before) * 1000 / $(getconf CLK_TCK))) "
         done
     done
-    for c in 0 1 2; do median ${walls[c]}; done
-    for c in 0 1 2; do median ${cpus[c]}; done
+    for c in "${!commands[@]}"; do median ${walls[c]}; done
+    for c in "${!commands[@]}"; do median ${cpus[c]}; done
 }
 
 median() { printf '%s\n' "$@" | sort -n | sed -n "$((($# + 1) / 2))p"; }
@@ -135,9 +147,12 @@ cpu_ticks() {
 
 ratio() { python3 -c "print(f'{$1 / max($2, 1):.2f}')"; }
 
-# row FS TREE OPERATION WALL0 WALL1 WALL2 CPU0 CPU1 CPU2
+# row FS TREE OPERATION WALL0..WALL4 CPU0..CPU4, for the commands in the
+# order: pipeline, directory store, pipeline through S3 with curl, with
+# the AWS CLI, tr-cache through S3.
 row() {
-    rows+="| $1 | $2 | $3 | $4 ($7) | $5 ($8) | $(ratio "$5" "$4") | $6 ($9) | $(ratio "$6" "$4") |"$'\n'
+    rows+="| $1 | $2 | $3 | $4 (${9}) | $5 (${10}) | $(ratio "$5" "$4") "
+    rows+="| $6 (${11}) | $7 (${12}) | $8 (${13}) | $(ratio "$8" "$7") | $(ratio "$8" "$6") |"$'\n'
 }
 
 start_server() {
@@ -150,6 +165,8 @@ start_server() {
         (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
         sleep 0.1
     done
+    s3_url=http://127.0.0.1:$port/bench/pipeline
+    aws="$venv/bin/aws --endpoint-url http://127.0.0.1:$port s3 cp"
     s3_env="TASKRUNNER_REMOTE_CACHE_BUCKET=bench TASKRUNNER_S3_ENDPOINT=http://127.0.0.1:$port"
     s3_env+=" TASKRUNNER_AWS_ACCESS_KEY=benchkey TASKRUNNER_AWS_SECRET_KEY=benchsecret"
 }
@@ -175,17 +192,23 @@ measure() {
         read -r -d '' -a save < <(compare \
             "tar -C $src -cf - out | zstd -3 -q -f -o $work/$tree.tar.zst" \
             "$bin save -n $tree --hash h --root $src $src/out 2>/dev/null" \
+            "tar -C $src -cf - out | zstd -3 -q -c | $curl -T - $s3_url/$tree.tar.zst" \
+            "tar -C $src -cf - out | zstd -3 -q -c | $aws --quiet - s3://bench/aws/$tree.tar.zst" \
             "env $s3_env $bin save -n $tree --hash h --root $src $src/out 2>/dev/null" \
             && printf '\0')
         read -r -d '' -a restore < <(compare \
             "zstd -d -q -c $work/$tree.tar.zst | tar -C \$dst -xf -" \
             "$bin restore -n $tree --hash h --root \$dst 2>/dev/null" \
+            "$curl $s3_url/$tree.tar.zst | zstd -d -q | tar -C \$dst -xf -" \
+            "$aws --quiet s3://bench/aws/$tree.tar.zst - | zstd -d -q | tar -C \$dst -xf -" \
             "env $s3_env $bin restore -n $tree --hash h --root \$dst 2>/dev/null" \
             && printf '\0')
         row "$label" "$tree ($desc)" save "${save[@]}"
         row "$label" "$tree" restore "${restore[@]}"
         if [[ $tree == small ]]; then
-            speedups+="- $label: $(ratio "${restore[0]}" "${restore[1]}")x from the directory store, $(ratio "${restore[0]}" "${restore[2]}")x from local S3"$'\n'
+            speedups+="- $label: $(ratio "${restore[0]}" "${restore[1]}")x from the directory store;"
+            speedups+=" from local S3, $(ratio "${restore[3]}" "${restore[4]}")x against the pipeline"
+            speedups+=" with the AWS CLI, $(ratio "${restore[2]}" "${restore[4]}")x against it with curl"$'\n'
         fi
     done
     kill "$server_pid"
@@ -208,12 +231,16 @@ if [[ -n $shm ]]; then measure "tmpfs" "$shm"; fi
     echo
     echo "Wall time in ms, median of $runs runs taken in turns, warm page cache;"
     echo "in parentheses the CPU time (user + system) of the client side. The"
-    echo "pipelines are \`tar -c | zstd -3\` and \`zstd -d | tar -x\`; ratio ="
-    echo "tr-cache / pipeline (below 1 is faster). The S3 columns go through a"
-    echo "local s3s-fs server on the same cores, whose CPU time is not counted."
+    echo "pipelines are \`tar -c | zstd -3\` and \`zstd -d | tar -x\` to and from"
+    echo "a local file, and the same pipelines streamed to and from a local"
+    echo "s3s-fs server on the same cores (its CPU time is not counted) by"
+    echo "\`aws s3 cp -\` (AWS CLI v1, multipart like tr-cache) and by curl (one"
+    echo "chunked request, which AWS itself would refuse: a lower bound). ratio"
+    echo "= tr-cache / pipeline, below 1 is faster; the last column sets"
+    echo "tr-cache through S3 against curl."
     echo
-    echo "| file system | tree | operation | pipeline | directory store | ratio | local S3 | ratio |"
-    echo "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"
+    echo "| file system | tree | operation | pipeline | directory store | ratio | curl | AWS CLI | tr-cache S3 | ratio | vs curl |"
+    echo "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     printf '%s' "$rows"
     echo
     echo "Restore speed-up on the 57,000-file tree (issue goal: at least 2x):"
