@@ -18,6 +18,7 @@ mod output;
 pub mod protocol;
 mod settings;
 pub mod snapshot;
+mod spawn;
 mod supervise;
 mod task;
 

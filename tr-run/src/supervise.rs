@@ -5,16 +5,16 @@
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
-use std::process::{Child, ExitStatus};
+use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal, killpg, signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::unistd::Pid;
 use tr_log::{Level, LineSplitter, Stream};
 
 use crate::output::TaskOutput;
+use crate::spawn::Process;
 
 /// Requests longer than this are cut, and then refused as invalid.
 const REQUEST_LIMIT: usize = 1 << 20;
@@ -34,7 +34,7 @@ pub struct Signals {
 impl Signals {
     /// Starts catching the cancel signals and `SIGCHLD`. Call before the
     /// task is spawned so that none is missed, and spawn it with
-    /// [`Signals::restore_in_child`].
+    /// [`Signals::old_mask`].
     ///
     /// A cancel signal this process was started with ignored (`nohup`, or
     /// SIGINT for a background job of a script) stays ignored: the task
@@ -59,21 +59,11 @@ impl Signals {
 }
 
 impl Signals {
-    /// Makes `command`'s process start with the signal mask this process
-    /// had before [`Signals::catch`]; a blocked SIGTERM would otherwise
-    /// reach the task only when it unblocks it, that is never.
-    pub fn restore_in_child(&self, command: &mut std::process::Command) {
-        use std::os::unix::process::CommandExt;
-
-        let mask = self.old_mask;
-        // SAFETY: the closure runs between fork and exec and only calls
-        // pthread_sigmask, which is async-signal-safe.
-        unsafe {
-            command.pre_exec(move || {
-                mask.thread_set_mask()?;
-                Ok(())
-            });
-        }
+    /// The signal mask this process had before [`Signals::catch`], for
+    /// the task to start with: a blocked SIGTERM would otherwise reach the
+    /// task only when it unblocks it, that is never.
+    pub fn old_mask(&self) -> &SigSet {
+        &self.old_mask
     }
 }
 
@@ -139,14 +129,14 @@ enum Source {
 /// `on_request` answers each command-pipe line, or returns `None` for no
 /// answer.
 pub fn supervise(
-    mut child: Child,
+    mut child: Process,
     pipes: TaskPipes,
     signals: &Signals,
     limits: &Limits,
     out: &mut TaskOutput,
     mut on_request: impl FnMut(&mut TaskOutput, &[u8]) -> Option<Vec<u8>>,
 ) -> io::Result<Outcome> {
-    let group = Pid::from_raw(child.id() as i32);
+    let group = child.id();
     let mut streams = vec![
         Some(OpenStream {
             file: pipes.stdout,

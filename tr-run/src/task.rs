@@ -5,8 +5,7 @@ use std::ffi::OsString;
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl};
 use tr_common::{StateDir, TaskName, diag, exit};
@@ -19,6 +18,7 @@ use crate::inherit::{REQUEST_PIPE_VAR, RESPONSE_PIPE_VAR};
 use crate::output::TaskOutput;
 use crate::settings::Settings;
 use crate::snapshot::{self, SnapshotArgs};
+use crate::spawn;
 use crate::supervise::{self, Limits, Signals, TaskPipes};
 use crate::{Args, protocol};
 
@@ -194,7 +194,7 @@ impl Task<'_> {
     fn spawn(
         &self,
         exports: Vec<(&'static str, OsString)>,
-    ) -> io::Result<(std::process::Child, TaskPipes, Signals)> {
+    ) -> io::Result<(spawn::Process, TaskPipes, Signals)> {
         let (stdout, stdout_w) = pipe()?;
         let (stderr, stderr_w) = pipe()?;
         let (requests, requests_w) = pipe()?;
@@ -209,10 +209,6 @@ impl Task<'_> {
         let mut command = Command::new(&cmd[0]);
         command
             .args(&cmd[1..])
-            .stdin(Stdio::null())
-            .stdout(stdout_w)
-            .stderr(stderr_w)
-            .process_group(0)
             .envs(exports)
             .env(build::BUILD_ID_VAR, &self.build.id)
             .env(REQUEST_PIPE_VAR, requests_w.as_raw_fd().to_string())
@@ -235,13 +231,17 @@ impl Task<'_> {
             command.env("PATH", path);
         }
 
+        let null = File::open("/dev/null")?;
+        let streams = spawn::Streams {
+            stdin: null.as_fd(),
+            stdout: stdout_w.as_fd(),
+            stderr: stderr_w.as_fd(),
+        };
         let signals = Signals::catch()?;
-        signals.restore_in_child(&mut command);
-        let child = command.spawn()?;
+        let child = spawn::spawn(&command, streams, signals.old_mask())?;
         // Close the runner's copies of the task's ends, or the pipes would
         // never report end of file.
-        drop(command);
-        drop((requests_w, responses_r));
+        drop((stdout_w, stderr_w, requests_w, responses_r));
         let pipes = TaskPipes {
             stdout: File::from(stdout),
             stderr: File::from(stderr),
