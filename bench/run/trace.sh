@@ -37,7 +37,7 @@ if untraced 2>&1 | grep -q work; then
 fi
 traced >/dev/null 2>&1
 build=$(ls "$TASKRUNNER_STATE_DIRECTORY/builds" | sort | tail -n 1)
-records=$(ls "$TASKRUNNER_STATE_DIRECTORY/builds/$build/trace" | wc -l)
+records=$(grep -c '"event":"start"' "$TASKRUNNER_STATE_DIRECTORY/builds/$build/trace.jsonl")
 if [ "$records" -ne $((tasks + 1)) ]; then
   echo "expected $((tasks + 1)) task records, found $records" >&2
   exit 1
