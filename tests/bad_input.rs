@@ -86,6 +86,25 @@ fn missing_and_unexecutable_commands_exit_like_a_shell() {
 }
 
 #[test]
+fn cmd_is_found_in_the_tasks_path_and_plain_scripts_run_under_sh() {
+    let sandbox = Sandbox::new();
+    write_script(&sandbox.work(), "plain", "echo from sh \"$1\"\n");
+    let plain = run(sandbox
+        .command("tr-run")
+        .args(["-n", "p", "./plain", "a b"]));
+    assert_eq!(plain.output, "[p] stdout | from sh a b\n");
+    assert_eq!(plain.code, 0);
+
+    // tr-run is not on this PATH; the task's PATH leads to the runner.
+    let nested = run(sandbox
+        .command("tr-run")
+        .env("PATH", "/usr/bin:/bin")
+        .args(["-n", "outer", "tr-run", "-n", "inner", "echo", "hi"]));
+    assert_eq!(nested.output, "[inner] stdout | hi\n");
+    assert_eq!(nested.code, 0);
+}
+
+#[test]
 fn bad_numbers_in_variables_are_named() {
     let sandbox = Sandbox::new();
     for var in [
