@@ -2,6 +2,9 @@
 //! `builds/<id>/trace.json` by the top level and shown by `tr-log
 //! timeline`.
 
+#[path = "../tr-check/tests/support/mod.rs"]
+mod support;
+
 use std::collections::HashMap;
 use std::fs;
 use std::io::{Read, Write};
@@ -11,6 +14,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
+use support::FakeGitHub;
 use tests::{Finished, Sandbox, finish, run, run_within, start, wait_for};
 
 /// Parallel, nested, skipped, cached and failing tasks.
@@ -203,6 +207,52 @@ fn the_first_build_uploads_and_saves_hashes() {
             "upload"
         ]
     );
+}
+
+#[test]
+fn log_uploads_and_commit_statuses_are_phases() {
+    let sandbox = Sandbox::new();
+    sandbox.git_repo(&[("src/a", "alpha\n")]);
+    let github = FakeGitHub::start();
+    let mut cmd = sandbox.command("tr-run");
+    cmd.args([
+        "-n",
+        "build",
+        "bash",
+        "-c",
+        "snapshot src --commit-status; echo built",
+    ])
+    .env("TASKRUNNER_UPLOAD_LOGS", "1")
+    .env("TASKRUNNER_CACHE_DIRECTORY", sandbox.root().join("cache"))
+    .env("TASKRUNNER_ENABLE_COMMIT_STATUS", "1")
+    .env("TASKRUNNER_GITHUB_TIMEOUT_SECONDS", "2")
+    .env("TASKRUNNER_GITHUB_RETRIES", "0")
+    .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT");
+    for (key, value) in github.vars() {
+        cmd.env(key, value);
+    }
+    let done = run(&mut cmd);
+    assert_eq!(done.code, 0, "{}", done.output);
+    assert_eq!(github.posted().len(), 2, "pending, then success");
+
+    let dir = latest_build(&sandbox);
+    let trace: Value = serde_json::from_slice(&fs::read(dir.join("trace.json")).unwrap()).unwrap();
+    let (tasks, phases) = spans(&trace);
+    let task = &tasks["build"];
+    let count = |phase: &str| {
+        phases["build"]
+            .iter()
+            .filter(|(p, _, _)| p == phase)
+            .count()
+    };
+    assert_eq!(count("upload-log"), 1);
+    assert_eq!(count("status"), 2, "one per status posted");
+    for (phase, start, end) in &phases["build"] {
+        assert!(
+            task.start <= *start && start <= end && *end <= task.end,
+            "{phase} lies outside the task"
+        );
+    }
 }
 
 fn timeline(sandbox: &Sandbox, args: &[&str]) -> Finished {
