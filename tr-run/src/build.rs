@@ -135,8 +135,9 @@ impl Build {
     /// hard links, too many links), the result is written on its own.
     pub fn record_result(&self, name: &TaskName, code: i32) -> io::Result<()> {
         let path = self.result_path(name);
+        let text = code.to_string();
         let codes = self.dir.join("codes");
-        let shared = codes.join(code.to_string());
+        let shared = codes.join(&text);
         let linked = fs::hard_link(&shared, &path).or_else(|e| {
             if e.kind() != io::ErrorKind::NotFound {
                 return Err(e);
@@ -145,13 +146,10 @@ impl Build {
                 Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
                 _ => {}
             }
-            state::write_atomic(&shared, code.to_string().as_bytes())?;
+            state::write_atomic(&shared, text.as_bytes())?;
             fs::hard_link(&shared, &path)
         });
-        match linked {
-            Ok(()) => Ok(()),
-            Err(_) => state::write_atomic(&path, code.to_string().as_bytes()),
-        }
+        linked.or_else(|_| state::write_atomic(&path, text.as_bytes()))
     }
 }
 
