@@ -9,15 +9,6 @@ use std::process::Command;
 use support::{FakeGitHub, Fault};
 use tests::{Sandbox, run};
 
-fn with_github(cmd: &mut Command, github: &FakeGitHub) {
-    cmd.env("TASKRUNNER_ENABLE_COMMIT_STATUS", "1")
-        .env("TASKRUNNER_GITHUB_TIMEOUT_SECONDS", "2")
-        .env("TASKRUNNER_GITHUB_RETRIES", "0");
-    for (key, value) in github.vars() {
-        cmd.env(key, value);
-    }
-}
-
 fn status(context: &str, state: &str, description: Option<&str>) -> String {
     let description = description.map_or("null".to_owned(), |d| format!("\"{d}\""));
     format!(
@@ -36,7 +27,7 @@ fn a_task_asking_for_a_status_goes_pending_then_success() {
     let sandbox = sandbox_with_repo();
     let github = FakeGitHub::start();
     let mut cmd = sandbox.command("tr-run");
-    with_github(&mut cmd, &github);
+    github.report_to(&mut cmd);
     let done = run(cmd.args([
         "-n",
         "build",
@@ -76,7 +67,7 @@ fn a_task_without_inputs_is_pending_as_not_cached() {
     let sandbox = sandbox_with_repo();
     let github = FakeGitHub::start();
     let mut cmd = sandbox.command("tr-run");
-    with_github(&mut cmd, &github);
+    github.report_to(&mut cmd);
     run(cmd.args(["-n", "lint", "bash", "-c", "snapshot --commit-status"]));
     assert_eq!(
         github.posted(),
@@ -93,7 +84,7 @@ fn a_skipped_task_is_reported_as_success() {
     let github = FakeGitHub::start();
     for _ in 0..2 {
         let mut cmd = sandbox.command("tr-run");
-        with_github(&mut cmd, &github);
+        github.report_to(&mut cmd);
         run(cmd.args(["-n", "build", "bash", "-c", "snapshot src --commit-status"]));
     }
     let posted = github.posted();
@@ -106,7 +97,7 @@ fn failures_are_reported_for_every_task_of_a_nested_chain() {
     let sandbox = sandbox_with_repo();
     let github = FakeGitHub::start();
     let mut cmd = sandbox.script("tr-run -n inner sh -c 'exit 4'");
-    with_github(&mut cmd, &github);
+    github.report_to(&mut cmd);
     let done = run(&mut cmd);
     assert_eq!(done.code, 4);
     assert_eq!(
@@ -124,7 +115,7 @@ fn a_rerun_after_a_failure_turns_the_status_green() {
     let github = FakeGitHub::start();
     for script in ["exit 1", "exit 0"] {
         let mut cmd = sandbox.command("tr-run");
-        with_github(&mut cmd, &github);
+        github.report_to(&mut cmd);
         run(cmd.args(["-n", "flaky", "sh", "-c", script]));
     }
     assert_eq!(
@@ -136,7 +127,7 @@ fn a_rerun_after_a_failure_turns_the_status_green() {
     );
 
     let mut quiet = sandbox.command("tr-run");
-    with_github(&mut quiet, &github);
+    github.report_to(&mut quiet);
     run(quiet.args(["-n", "unreported", "true"]));
     assert_eq!(
         github.posted().len(),
@@ -151,7 +142,7 @@ fn a_broken_api_is_a_warning_not_a_failure() {
     let github = FakeGitHub::start();
     github.fail_always(Fault::Status(500));
     let mut cmd = sandbox.command("tr-run");
-    with_github(&mut cmd, &github);
+    github.report_to(&mut cmd);
     let done = run(cmd.args([
         "-n",
         "build",

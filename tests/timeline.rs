@@ -224,13 +224,8 @@ fn log_uploads_and_commit_statuses_are_phases() {
     ])
     .env("TASKRUNNER_UPLOAD_LOGS", "1")
     .env("TASKRUNNER_CACHE_DIRECTORY", sandbox.root().join("cache"))
-    .env("TASKRUNNER_ENABLE_COMMIT_STATUS", "1")
-    .env("TASKRUNNER_GITHUB_TIMEOUT_SECONDS", "2")
-    .env("TASKRUNNER_GITHUB_RETRIES", "0")
     .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT");
-    for (key, value) in github.vars() {
-        cmd.env(key, value);
-    }
+    github.report_to(&mut cmd);
     let done = run(&mut cmd);
     assert_eq!(done.code, 0, "{}", done.output);
     assert_eq!(github.posted().len(), 2, "pending, then success");

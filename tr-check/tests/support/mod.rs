@@ -173,6 +173,17 @@ impl FakeGitHub {
         .collect()
     }
 
+    /// Makes `cmd` (a tr-run) report commit statuses to this server,
+    /// failing fast: a 2 s timeout and no retries.
+    pub fn report_to(&self, cmd: &mut std::process::Command) {
+        cmd.env("TASKRUNNER_ENABLE_COMMIT_STATUS", "1")
+            .env("TASKRUNNER_GITHUB_TIMEOUT_SECONDS", "2")
+            .env("TASKRUNNER_GITHUB_RETRIES", "0");
+        for (key, value) in self.vars() {
+            cmd.env(key, value);
+        }
+    }
+
     /// A library configuration for this server, with `extra` variables
     /// added or replaced.
     pub fn config(&self, extra: &[(&str, &str)]) -> Config {
