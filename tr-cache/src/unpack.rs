@@ -565,8 +565,10 @@ impl Dir {
 }
 
 /// Worker threads, each with its own queue. Jobs for the same path always
-/// go to the same worker, so a path that appears twice ends as the later
-/// entry says.
+/// go to the same worker, so a small file or link that appears twice ends
+/// as the later entry says. (A large file, written by the decoding thread,
+/// may be replaced by an earlier small entry of the same path; archives
+/// that `pack` makes never repeat a path.)
 struct Pool {
     queues: Vec<SyncSender<Batch>>,
     /// The batch being filled for each worker.
