@@ -587,12 +587,7 @@ impl Pool {
         // Four per core: a worker creating a file often waits (inode
         // allocation, the directory's lock), and with two per core 57,000
         // small files came back 8-10% later, on tmpfs and on ext4 alike.
-        let count = std::env::var("TRW")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| {
-                thread::available_parallelism().map_or(4, |n| (n.get() * 4).clamp(4, 16))
-            });
+        let count = thread::available_parallelism().map_or(4, |n| (n.get() * 4).clamp(4, 16));
         let (done, spare) = mpsc::channel();
         let mut queues = Vec::with_capacity(count);
         let mut workers = Vec::with_capacity(count);
