@@ -224,6 +224,42 @@ fn a_fuzzy_cache_comes_from_a_fallback_branch() {
 }
 
 #[test]
+fn the_main_branch_merge_base_is_recorded_even_when_the_task_fails() {
+    const FAILS: &str = "snapshot src --fuzzy-cache -o out; echo broken; exit 3";
+    const RESTORED: &str = "[build] info | Restored fuzzy cache from branch main";
+    let m = Machines::new();
+    m.run(
+        &m.first,
+        &[SAVE],
+        "snapshot src --fuzzy-cache -o out; mkdir -p out; echo built > out/x",
+    );
+
+    m.second.git(&["checkout", "-q", "-b", "topic"]);
+    fs::write(m.second.work().join("src/a"), "changed on topic\n").unwrap();
+    let env = [
+        ("TASKRUNNER_FALLBACK_BRANCHES", "main"),
+        ("TASKRUNNER_MAIN_BRANCH", "main"),
+    ];
+    let first = m.run(&m.second, &env, FAILS);
+    assert_eq!(first.code, 3, "{}", first.output);
+    assert!(first.output.contains(RESTORED), "{}", first.output);
+
+    // Same merge-base with main: the failed run's restore still counts.
+    let again = m.run(&m.second, &env, FAILS);
+    assert_eq!(again.code, 3, "{}", again.output);
+    assert!(!again.output.contains(RESTORED), "{}", again.output);
+    assert!(again.output.contains("[build] stdout | broken\n"));
+
+    // main moves on and this branch takes it in: a new merge-base.
+    m.first
+        .git(&["commit", "-q", "--allow-empty", "-m", "main moves"]);
+    m.second.git(&["fetch", "-q"]);
+    m.second.git(&["merge", "-q", "--no-edit", "origin/main"]);
+    let moved = m.run(&m.second, &env, FAILS);
+    assert!(moved.output.contains(RESTORED), "{}", moved.output);
+}
+
+#[test]
 fn logs_are_uploaded_and_linked() {
     let m = Machines::new();
     m.run(
