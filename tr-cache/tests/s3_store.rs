@@ -60,6 +60,50 @@ fn save_in_one_checkout_restore_in_another() {
 }
 
 #[test]
+fn concurrent_saves_of_the_same_archive_leave_a_valid_object() {
+    let server = S3Server::start();
+    let bucket = server.bucket("race");
+    // Two machines with different builds of the same bundle, each over
+    // one part, so that both multipart uploads are open at once.
+    let machines: Vec<_> = (0..2u8)
+        .map(|n| {
+            let dir = scratch();
+            put(
+                dir.path(),
+                "out/large",
+                &common::noise(12 << 20, u64::from(n) + 7),
+            );
+            put(dir.path(), "out/who", &[b'a' + n]);
+            dir
+        })
+        .collect();
+    std::thread::scope(|scope| {
+        for dir in &machines {
+            let cache = server.cache(&bucket);
+            scope.spawn(move || {
+                cache
+                    .save(&bundle("build", "h1"), &outputs(dir.path(), &["out"]))
+                    .unwrap();
+            });
+        }
+    });
+
+    let restored = scratch();
+    server
+        .cache(&bucket)
+        .restore(&bundle("build", "h1"), restored.path())
+        .unwrap()
+        .unwrap();
+    let got = tree(restored.path());
+    let whole = machines.iter().any(|dir| {
+        let mut expected = tree(dir.path());
+        expected.retain(|path, _| path.starts_with("out"));
+        got == expected
+    });
+    assert!(whole, "the restored tree is neither machine's");
+}
+
+#[test]
 fn latest_hash_round_trip() {
     let server = S3Server::start();
     let bucket = server.bucket("latest");
