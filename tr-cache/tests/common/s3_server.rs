@@ -1,8 +1,13 @@
 //! An in-process S3 server (s3s-fs) on 127.0.0.1, for the tests of this
-//! crate and for the workspace's end-to-end tests, which include this
-//! file on its own.
+//! crate, for the workspace's end-to-end tests and for the `s3_server`
+//! example, which include this file on its own.
 
 use std::fs;
+use std::io;
+use std::path::Path;
+
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder as ConnBuilder;
 
 pub const ACCESS_KEY: &str = "AKIATESTACCESSKEY1";
 pub const SECRET_KEY: &str = "s3cr3t-TEST-secret-KEY-do-not-print";
@@ -16,38 +21,12 @@ pub struct S3Server {
 
 impl S3Server {
     pub fn start() -> S3Server {
-        use hyper_util::rt::{TokioExecutor, TokioIo};
-        use hyper_util::server::conn::auto::Builder as ConnBuilder;
-
         let root = tempfile::Builder::new()
             .prefix("tr-s3-test-")
             .tempdir()
             .unwrap();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let fs = s3s_fs::FileSystem::new(root.path()).unwrap();
-        let mut builder = s3s::service::S3ServiceBuilder::new(fs);
-        builder.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
-        let service = builder.build();
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let endpoint = format!("http://{}", listener.local_addr().unwrap());
-        runtime.spawn(async move {
-            loop {
-                let Ok((socket, _)) = listener.accept().await else {
-                    continue;
-                };
-                let service = service.clone();
-                tokio::spawn(async move {
-                    let conn = ConnBuilder::new(TokioExecutor::new());
-                    let _ = conn.serve_connection(TokioIo::new(socket), service).await;
-                });
-            }
-        });
+        let (runtime, endpoint) = serve(root.path(), "127.0.0.1:0", ACCESS_KEY, SECRET_KEY, 1)
+            .expect("cannot start the S3 server");
         S3Server {
             endpoint,
             root,
@@ -60,4 +39,39 @@ impl S3Server {
         fs::create_dir_all(self.root.path().join(name)).unwrap();
         name.to_owned()
     }
+}
+
+/// Serves every directory below `root` as a bucket at `addr`, on a new
+/// runtime with `threads` workers that serves until dropped. Returns the
+/// runtime and the endpoint's URL.
+pub fn serve(
+    root: &Path,
+    addr: &str,
+    access: &str,
+    secret: &str,
+    threads: usize,
+) -> io::Result<(tokio::runtime::Runtime, String)> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()?;
+    let fs = s3s_fs::FileSystem::new(root).map_err(|e| io::Error::other(format!("{e:?}")))?;
+    let mut builder = s3s::service::S3ServiceBuilder::new(fs);
+    builder.set_auth(s3s::auth::SimpleAuth::from_single(access, secret));
+    let service = builder.build();
+    let listener = runtime.block_on(tokio::net::TcpListener::bind(addr))?;
+    let endpoint = format!("http://{}", listener.local_addr()?);
+    runtime.spawn(async move {
+        loop {
+            let Ok((socket, _)) = listener.accept().await else {
+                continue;
+            };
+            let service = service.clone();
+            tokio::spawn(async move {
+                let conn = ConnBuilder::new(TokioExecutor::new());
+                let _ = conn.serve_connection(TokioIo::new(socket), service).await;
+            });
+        }
+    });
+    Ok((runtime, endpoint))
 }
