@@ -364,3 +364,38 @@ fn an_unreachable_store_costs_a_warning_not_the_build() {
     );
     assert!(!done.output.contains(s3::SECRET_KEY));
 }
+
+#[test]
+fn unchanged_inputs_never_contact_the_store() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let down = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let live = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    live.set_nonblocking(true).unwrap();
+    let up = format!("http://{}", live.local_addr().unwrap());
+    let m = Machines::new();
+    let env = |endpoint: &str| {
+        vec![
+            ("TASKRUNNER_REMOTE_CACHE_BUCKET", "bucket".to_owned()),
+            ("TASKRUNNER_S3_ENDPOINT", endpoint.to_owned()),
+            ("TASKRUNNER_AWS_ACCESS_KEY", s3::ACCESS_KEY.to_owned()),
+            ("TASKRUNNER_AWS_SECRET_KEY", s3::SECRET_KEY.to_owned()),
+        ]
+    };
+    let built = run_s3(&m.first, &env(&down), &[SAVE], BUILD);
+    assert_eq!(built.code, 0, "{}", built.output);
+
+    let skipped = run_s3(&m.first, &env(&up), &[SAVE], BUILD);
+    assert_eq!(
+        skipped.output, "[build] info | skipped, inputs unchanged\n",
+        "{}",
+        skipped.output
+    );
+    let contacted = live.accept();
+    assert!(
+        contacted
+            .as_ref()
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock),
+        "the skipped task connected to the store: {contacted:?}"
+    );
+}
