@@ -18,7 +18,7 @@ repo=$(cd "$here/../.." && pwd)
 target=${CARGO_TARGET_DIR:-$repo/target}
 runs=3
 
-for tool in tar zstd python3 curl; do
+for tool in tar zstd python3 curl /usr/bin/time; do
     command -v "$tool" >/dev/null || { echo "run.sh: needs \`$tool\`" >&2; exit 2; }
 done
 
@@ -145,6 +145,13 @@ cpu_ticks() {
     ticks=$((fields[15] + fields[16]))
 }
 
+# peak COMMAND: the largest resident size of COMMAND, in MB.
+peak() {
+    # shellcheck disable=SC2086 # COMMAND is split into words on purpose
+    /usr/bin/time -f %M -o "$work/peak" $1 >/dev/null 2>&1
+    echo $(($(tail -1 "$work/peak") / 1024))
+}
+
 ratio() { python3 -c "print(f'{$1 / max($2, 1):.2f}')"; }
 
 # row FS TREE OPERATION WALL0..WALL4 CPU0..CPU4, for the commands in the
@@ -203,6 +210,14 @@ measure() {
             "$aws --quiet s3://bench/aws/$tree.tar.zst - | zstd -d -q | tar -C \$dst -xf -" \
             "env $s3_env $bin restore -n $tree --hash h --root \$dst 2>/dev/null" \
             && printf '\0')
+        local archive
+        archive=$(du -m --apparent-size "$work/$tree.tar.zst" | cut -f1)
+        mkdir -p "$work/dst"
+        peaks+="| $label | $tree ($desc) | $archive MB"
+        peaks+=" | $(peak "$bin save -n $tree-peak --hash h --root $src $src/out")"
+        peaks+=" | $(peak "$bin restore -n $tree --hash h --root $(mktemp -d "$work/dst/XXXXXX")")"
+        peaks+=" | $(peak "env $s3_env $bin save -n $tree-peak --hash h --root $src $src/out")"
+        peaks+=" | $(peak "env $s3_env $bin restore -n $tree --hash h --root $(mktemp -d "$work/dst/XXXXXX")") |"$'\n'
         row "$label" "$tree ($desc)" save "${save[@]}"
         row "$label" "$tree" restore "${restore[@]}"
         if [[ $tree == small ]]; then
@@ -218,6 +233,7 @@ measure() {
 
 rows=
 speedups=
+peaks=
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 measure "disk ($(findmnt -no FSTYPE -T "$disk" 2>/dev/null || echo disk))" "$disk"
 if [[ -n $shm ]]; then measure "tmpfs" "$shm"; fi
@@ -246,5 +262,12 @@ if [[ -n $shm ]]; then measure "tmpfs" "$shm"; fi
     echo "Restore speed-up on the 57,000-file tree (issue goal: at least 2x):"
     echo
     printf '%s' "$speedups"
+    echo
+    echo "Peak resident memory of tr-cache in MB (one run each; memory stays"
+    echo "flat whatever the archive's size):"
+    echo
+    echo "| file system | tree | archive | save | restore | S3 save | S3 restore |"
+    echo "| --- | --- | ---: | ---: | ---: | ---: | ---: |"
+    printf '%s' "$peaks"
 } > "$here/RESULTS.md"
 cat "$here/RESULTS.md"
