@@ -277,13 +277,19 @@ fn logs_are_uploaded_and_linked() {
     assert!(log.contains("stdout | logged line\n"), "{log}");
 }
 
-fn s3_env(server: &s3::S3Server, bucket: &str) -> Vec<(&'static str, String)> {
+fn s3_env(endpoint: &str, bucket: &str) -> Vec<(&'static str, String)> {
     vec![
         ("TASKRUNNER_REMOTE_CACHE_BUCKET", bucket.to_owned()),
-        ("TASKRUNNER_S3_ENDPOINT", server.endpoint.clone()),
+        ("TASKRUNNER_S3_ENDPOINT", endpoint.to_owned()),
         ("TASKRUNNER_AWS_ACCESS_KEY", s3::ACCESS_KEY.to_owned()),
         ("TASKRUNNER_AWS_SECRET_KEY", s3::SECRET_KEY.to_owned()),
     ]
+}
+
+/// The URL of a port on 127.0.0.1 that nothing listens on.
+fn closed_endpoint() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("http://{}", listener.local_addr().unwrap())
 }
 
 fn run_s3(on: &Sandbox, env: &[(&str, String)], extra: &[(&str, &str)], script: &str) -> Finished {
@@ -299,7 +305,7 @@ fn run_s3(on: &Sandbox, env: &[(&str, String)], extra: &[(&str, &str)], script: 
 fn outputs_round_trip_through_s3() {
     let server = s3::S3Server::start();
     let bucket = server.bucket("round-trip");
-    let env = s3_env(&server, &bucket);
+    let env = s3_env(&server.endpoint, &bucket);
     let m = Machines::new();
     let built = run_s3(
         &m.first,
@@ -339,16 +345,8 @@ fn outputs_round_trip_through_s3() {
 
 #[test]
 fn an_unreachable_store_costs_a_warning_not_the_build() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    drop(listener);
     let m = Machines::new();
-    let env = vec![
-        ("TASKRUNNER_REMOTE_CACHE_BUCKET", "nowhere".to_owned()),
-        ("TASKRUNNER_S3_ENDPOINT", endpoint),
-        ("TASKRUNNER_AWS_ACCESS_KEY", s3::ACCESS_KEY.to_owned()),
-        ("TASKRUNNER_AWS_SECRET_KEY", s3::SECRET_KEY.to_owned()),
-    ];
+    let env = s3_env(&closed_endpoint(), "nowhere");
     let done = run_s3(&m.first, &env, &[SAVE], BUILD);
     assert_eq!(done.code, 0, "{}", done.output);
     assert!(
@@ -367,25 +365,19 @@ fn an_unreachable_store_costs_a_warning_not_the_build() {
 
 #[test]
 fn unchanged_inputs_never_contact_the_store() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let down = format!("http://{}", closed.local_addr().unwrap());
-    drop(closed);
     let live = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     live.set_nonblocking(true).unwrap();
     let up = format!("http://{}", live.local_addr().unwrap());
     let m = Machines::new();
-    let env = |endpoint: &str| {
-        vec![
-            ("TASKRUNNER_REMOTE_CACHE_BUCKET", "bucket".to_owned()),
-            ("TASKRUNNER_S3_ENDPOINT", endpoint.to_owned()),
-            ("TASKRUNNER_AWS_ACCESS_KEY", s3::ACCESS_KEY.to_owned()),
-            ("TASKRUNNER_AWS_SECRET_KEY", s3::SECRET_KEY.to_owned()),
-        ]
-    };
-    let built = run_s3(&m.first, &env(&down), &[SAVE], BUILD);
+    let built = run_s3(
+        &m.first,
+        &s3_env(&closed_endpoint(), "bucket"),
+        &[SAVE],
+        BUILD,
+    );
     assert_eq!(built.code, 0, "{}", built.output);
 
-    let skipped = run_s3(&m.first, &env(&up), &[SAVE], BUILD);
+    let skipped = run_s3(&m.first, &s3_env(&up, "bucket"), &[SAVE], BUILD);
     assert_eq!(
         skipped.output, "[build] info | skipped, inputs unchanged\n",
         "{}",
